@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Runs the project's Python (the .venv made by .ci/run or the README's set-up), falling back to python3.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const venv = join(root, ".venv", "bin", "python");
+const python = process.env.SSMBENCH_PYTHON ?? (existsSync(venv) ? venv : "python3");
+const r = spawnSync(python, process.argv.slice(2), { stdio: "inherit" });
+if (r.error) {
+  console.error(`ssmbench: cannot run Python (${python}): ${r.error.message}. Create the venv: python3 -m venv .venv && .venv/bin/pip install -r packages/trainer/requirements.txt`);
+  process.exit(2);
+}
+process.exit(r.status ?? 1);
