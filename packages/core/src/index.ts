@@ -1,1 +1,3 @@
-export {};
+export * from "./schemas.ts";
+export * from "./errors.ts";
+export * from "./stats.ts";

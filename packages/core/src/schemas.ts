@@ -1,0 +1,118 @@
+// The contracts of ssmbench as zod schemas: a checkpoint's card, a task's spec, a result row.
+// JSON schemas are generated from these (see jsonSchemas) and snapshot-tested, so a contract change shows in review.
+import { z } from "zod";
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "sha256 as 64 lowercase hex digits");
+/** A dimension: a number, or a symbolic axis such as "batch" or "past_seq". */
+const dim = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
+export const StateTensor = z.object({
+  /** Name without the past_/present_ prefix, e.g. "ssm.0", "conv.1", "key_values.0.key". */
+  name: z.string().regex(/^[a-z_]+(\.[a-z0-9_]+)+$/, "kind.layer[.part], e.g. ssm.0"),
+  kind: z.string().min(1),
+  layer: z.number().int().nonnegative(),
+  shape: z.array(dim).min(1),
+  dtype: z.enum(["float32", "float16", "int64"]),
+  init: z.enum(["zeros"]).default("zeros"),
+});
+export type StateTensor = z.infer<typeof StateTensor>;
+
+export const FileEntry = z.object({
+  path: z.string().min(1),
+  sha256,
+  bytes: z.number().int().positive(),
+});
+
+export const ModelCard = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase id like mamba-mqar"),
+  family: z.string().min(1),
+  variant: z.string().min(1),
+  paper: z.object({ title: z.string().min(1), arxiv: z.string().regex(/^\d{4}\.\d{4,5}$/) }),
+  seedEntries: z.array(z.string()).default([]),
+  task: z.object({ id: z.string(), version: z.string(), params: z.record(z.string(), z.unknown()) }),
+  vocab: z.number().int().positive(),
+  config: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  params: z.number().int().positive(),
+  states: z.array(StateTensor).min(1),
+  /** Bytes of recurrent state for one sequence (at `stateBytesAt` tokens for growing caches). */
+  stateBytesPerSequence: z.number().int().nonnegative(),
+  stateBytesAt: z.number().int().positive().optional(),
+  files: z.array(FileEntry).min(1),
+  export: z.object({ torch: z.string(), onnx: z.string(), opset: z.number().int(), exporter: z.string() }),
+  training: z.object({
+    seed: z.number().int(),
+    steps: z.number().int().nonnegative(),
+    batch: z.number().int().positive(),
+    lr: z.number().positive(),
+    device: z.string(),
+    wall_s: z.number().nonnegative(),
+    sweep: z.array(z.object({ lr: z.number(), steps: z.number().int(), metric: z.number(), wall_s: z.number() })).default([]),
+    final: z.record(z.string(), z.number()),
+  }),
+  parity: z.object({ prefill_vs_torch: z.number().nonnegative(), step_vs_prefill: z.number().nonnegative() }),
+});
+export type ModelCard = z.infer<typeof ModelCard>;
+
+export const TaskSpec = z.object({
+  id: z.string().regex(/^[a-z0-9-]+$/),
+  version: z.string().regex(/^\d+\.\d+\.\d+$/, "semver"),
+  title: z.string(),
+  /** How the task scores: accuracy over scored positions unless said otherwise. */
+  metric: z.enum(["accuracy", "exact_match", "bits_per_byte"]),
+  vocab: z.number().int().positive(),
+  params: z.record(z.string(), z.unknown()),
+});
+export type TaskSpec = z.infer<typeof TaskSpec>;
+
+export const RowStatus = z.enum(["ok", "fail", "na", "oom", "timeout", "error"]);
+export type RowStatus = z.infer<typeof RowStatus>;
+
+/** The metrics a run can write; units are in the name. */
+export const Metric = z.enum([
+  "accuracy",
+  "prefill_tokens_per_s",
+  "decode_ms_per_token",
+  "decode_ms_per_token_p90",
+  "state_bytes",
+  "peak_rss_mb",
+]);
+export type Metric = z.infer<typeof Metric>;
+
+const num = z.union([z.number(), z.nan()]).nullable();
+
+export const ResultRow = z.object({
+  run_id: z.string().min(1),
+  timestamp: z.string().datetime(),
+  git_sha: z.string(),
+  host: z.string(),
+  cpu: z.string(),
+  cores: z.number().int().positive(),
+  runtime: z.string(),
+  runtime_version: z.string(),
+  ep: z.string(),
+  model: z.string(),
+  checkpoint_sha256: z.string(),
+  task: z.string(),
+  task_version: z.string(),
+  /** The test split or setting, e.g. "test@128/8" for MQAR, or "-" for speed rows. */
+  split: z.string(),
+  seq_len: z.number().int().nonnegative(),
+  batch: z.number().int().positive(),
+  metric: Metric,
+  value: num,
+  ci_low: num,
+  ci_high: num,
+  n: z.number().int().nonnegative(),
+  status: RowStatus,
+  note: z.string(),
+});
+export type ResultRow = z.infer<typeof ResultRow>;
+export const resultColumns = Object.keys(ResultRow.shape) as (keyof ResultRow)[];
+
+export function jsonSchemas() {
+  return {
+    ModelCard: z.toJSONSchema(ModelCard, { io: "input" }),
+    TaskSpec: z.toJSONSchema(TaskSpec, { io: "input" }),
+    ResultRow: z.toJSONSchema(ResultRow, { io: "input", unrepresentable: "any" }),
+  };
+}

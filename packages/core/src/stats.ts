@@ -1,0 +1,33 @@
+// Small statistics shared by the runner and the report.
+
+/** Wilson score interval for a binomial proportion (95% by default); stable near 0 and 1, unlike the normal one. */
+export function wilsonInterval(successes: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [Number.NaN, Number.NaN];
+  const p = successes / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/**
+ * Median with a distribution-free 95% confidence interval from order statistics
+ * (binomial ranks n/2 -+ 1.96 sqrt(n)/2), as benchmark tools report it.
+ */
+export function medianWithCI(samples: readonly number[]): { median: number; low: number; high: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return { median: Number.NaN, low: Number.NaN, high: Number.NaN, n };
+  const half = 0.98 * Math.sqrt(n);
+  const lo = Math.max(0, Math.floor(n / 2 - half));
+  const hi = Math.min(n - 1, Math.ceil(n / 2 + half));
+  return { median: quantile(s, 0.5), low: s[lo]!, high: s[hi]!, n };
+}
