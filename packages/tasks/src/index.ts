@@ -1,1 +1,12 @@
-export {};
+import { mqar } from "./mqar.ts";
+import type { TaskDef } from "./types.ts";
+
+export * from "./types.ts";
+export * from "./npy.ts";
+export * from "./dataset.ts";
+export { Rng } from "./rng.ts";
+export { mqar, MqarParams, generateMqar } from "./mqar.ts";
+
+/** The one registry of tasks: add a task by adding it here (typed, no second table anywhere). */
+export const tasks = { mqar } satisfies Record<string, TaskDef<any>>;
+export type TaskId = keyof typeof tasks;

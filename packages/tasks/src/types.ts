@@ -1,0 +1,68 @@
+import type { TaskSpec } from "@ssmbench/core";
+
+/** Targets use this where a position is not scored (as PyTorch's cross-entropy ignore_index). */
+export const IGNORE = -100;
+
+/**
+ * One example: `targets[i]` is the token the model should predict after reading `input_ids[0..i]`,
+ * or IGNORE. Both have the same length.
+ */
+export interface Example {
+  input_ids: Int32Array;
+  targets: Int32Array;
+}
+
+export type Split = "train" | "valid" | "test";
+
+/** An evaluation setting of a task: a named parameter set (e.g. MQAR at length 512 with 32 pairs). */
+export interface Setting<P> {
+  name: string;
+  params: P;
+}
+
+export interface TaskDef<P extends Record<string, unknown> = Record<string, unknown>> {
+  id: string;
+  version: string;
+  title: string;
+  metric: TaskSpec["metric"];
+  /** Source paper and where the spec comes from, for cards and reports. */
+  source: string;
+  /** The setting a checkpoint is trained at. */
+  defaultParams: P;
+  /** Settings evaluated by `bench`, the trained one first. */
+  settings(trained: P): Setting<P>[];
+  vocab(params: P): number;
+  seqLen(params: P): number;
+  /** Deterministic: the same (params, split, n, seed) gives the same examples on every machine. */
+  generate(params: P, split: Split, n: number, seed: number): Example[];
+  parseParams(raw: Record<string, unknown>): P;
+}
+
+export interface Score {
+  correct: number;
+  total: number;
+}
+
+/** Accuracy over scored positions: argmax of the logits at each position with a target. */
+export function scoreArgmax(example: Example, logits: Float32Array, vocab: number, offset = 0): Score {
+  let correct = 0;
+  let total = 0;
+  const { targets } = example;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (t === IGNORE) continue;
+    total++;
+    const base = offset + i * vocab;
+    let best = 0;
+    let bestValue = logits[base]!;
+    for (let v = 1; v < vocab; v++) {
+      const x = logits[base + v]!;
+      if (x > bestValue) {
+        bestValue = x;
+        best = v;
+      }
+    }
+    if (best === t) correct++;
+  }
+  return { correct, total };
+}
