@@ -1,0 +1,240 @@
+"""Mamba (S6 selective state space model), plain PyTorch reference for ssmbench.
+
+After Gu & Dao, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", arXiv 2312.00752
+(Algorithm 2 and Section 3.4). One block:
+
+    x, z   = in_proj(u)                       (expand E = 2: d_inner = 2 d_model)
+    x      = SiLU(causal depthwise conv1d_4(x))
+    dt,B,C = x_proj(x);  dt = softplus(dt_proj(dt))          (dt: d_inner, B and C: d_state)
+    A      = -exp(A_log)                       (S4D-real init: A_n = -(n+1))
+    h_t    = exp(dt_t A) * h_{t-1} + dt_t B_t x_t             (zero-order hold for A, Euler for B, eq. 4)
+    y_t    = C_t . h_t + D x_t
+    out    = out_proj(y * SiLU(z))
+
+Blocks are pre-norm residual (RMSNorm), with a tied embedding / LM head.
+
+One deviation, shared by every path (sequential, chunked, step) so they agree exactly: each step's log-decay
+dt*A is clamped at >= -80/Q (Q the chunk length). It keeps exp(-cumsum) finite inside a chunk of the parallel
+form (float32 holds exp(80)); at init dt*A >= -1.6, far above the floor (-2.5 at Q=32).
+
+Contract (packages/trainer): Model(config).forward(input_ids, *past) -> (logits, *present);
+init_state(batch) -> list of zero tensors; state_spec() -> the card's state list; hidden(ids) and head(h).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FAMILY = "mamba"
+VARIANT = "mamba-1 (S6)"
+PAPER = {"title": "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "arxiv": "2312.00752"}
+DEFAULT_CONFIG = {
+    "d_model": 64,
+    "n_layers": 2,
+    "d_state": 16,
+    "d_conv": 4,
+    "expand": 2,
+    "chunk": 32,
+    "scan_levels": 16,
+}
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def chunk_scan(G, E, levels: int):
+    """Inclusive scan over chunks of h_c = exp(G_c) * h_{c-1} + E_c (G, E: [B, C, D, N]), h_{-1} = 0.
+
+    Hillis-Steele doubling with a fixed number of levels (no loop over time, length stays dynamic):
+    level k combines each chunk with the one 2^k before it, (g1,e1) then (g2,e2) -> (g1+g2, exp(g2) e1 + e2).
+    `levels` bounds the chunk count at 2^levels.
+    """
+    C = G.shape[1]
+    idx = torch.arange(C, device=G.device)
+    g, e = G, E
+    for k in range(levels):
+        src = idx - (1 << k)
+        valid = (src >= 0).view(1, -1, 1, 1)
+        src = src.clamp(min=0)
+        g_prev = g.index_select(1, src)
+        e_prev = e.index_select(1, src)
+        e = torch.where(valid, torch.exp(g) * e_prev + e, e)
+        g = torch.where(valid, g + g_prev, g)
+    return e
+
+
+class MambaMixer(nn.Module):
+    """The S6 mixer. Parameter names follow transformers' MambaMixer, so weights load into either."""
+
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, chunk: int = 32,
+                 scan_levels: int = 16, dt_min: float = 1e-3, dt_max: float = 0.1, dt_floor: float = 1e-4):
+        super().__init__()
+        d_inner = expand * d_model
+        self.d_inner, self.d_state, self.d_conv = d_inner, d_state, d_conv
+        self.dt_rank = math.ceil(d_model / 16)
+        self.chunk, self.scan_levels = chunk, scan_levels
+        self.log_decay_floor = -80.0 / chunk
+        self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, d_conv, groups=d_inner, padding=d_conv - 1, bias=True)
+        self.x_proj = nn.Linear(d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, d_inner, bias=True)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+        # S4D-real init A_n = -(n+1), stored as log (Section 3.6); D = 1.
+        A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.D = nn.Parameter(torch.ones(d_inner))
+        # dt_proj: weights ~ U(+-rank^-1/2), bias = softplus^-1(dt) with dt log-uniform in [dt_min, dt_max].
+        nn.init.uniform_(self.dt_proj.weight, -self.dt_rank ** -0.5, self.dt_rank ** -0.5)
+        dt = torch.exp(torch.rand(d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=dt_floor)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+
+    # --- shared pieces -------------------------------------------------------------------------------------
+    def _project(self, x):
+        """x (after conv+SiLU) [..., d_inner] -> dt [..., d_inner], B, C [..., d_state]."""
+        dt, B, C = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        return F.softplus(self.dt_proj(dt)), B, C
+
+    def _log_decay(self, dt):
+        A = -torch.exp(self.A_log)  # [d_inner, d_state]
+        return torch.clamp(dt.unsqueeze(-1) * A, min=self.log_decay_floor)
+
+    # --- full sequence from the zero state ------------------------------------------------------------------
+    def forward(self, u):
+        """u [B, T, d_model] -> (out [B, T, d_model], conv_state [B, d_inner, d_conv-1], ssm_state [B, d_inner, d_state])."""
+        x, z = self.in_proj(u).chunk(2, dim=-1)
+        xp = F.pad(x.transpose(1, 2), (self.d_conv - 1, 0))  # left zero pad = causal conv from the zero state
+        conv_state = xp[:, :, -(self.d_conv - 1):]
+        x = F.silu(F.conv1d(xp, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner)).transpose(1, 2)
+        dt, B, C = self._project(x)
+        y, ssm_state = self._scan_chunked(x, dt, B, C)
+        y = y + x * self.D
+        return self.out_proj(y * F.silu(z)), conv_state, ssm_state
+
+    def _scan_chunked(self, x, dt, B, C):
+        """Selective scan as a chunked parallel scan made of plain ops.
+
+        Inside a chunk, with S_t the cumulative log-decay: h_t = exp(S_t) (h_0 + sum_{s<=t} exp(-S_s) u_s),
+        u_s = dt_s x_s B_s; across chunks, a log-depth scan (chunk_scan). Returns y [B,T,D], h_T [B,D,N].
+        """
+        Bsz, T, D = x.shape
+        N, Q = self.d_state, self.chunk
+        a = self._log_decay(dt)                                    # [B, T, D, N]
+        u = (dt * x).unsqueeze(-1) * B.unsqueeze(2)                 # [B, T, D, N]
+        n_chunks = torch.sym_max((T + Q - 1) // Q, 2)               # >= 2 so export keeps the length symbolic
+        pad = n_chunks * Q - T
+        a = F.pad(a, (0, 0, 0, 0, 0, pad)).view(Bsz, n_chunks, Q, D, N)
+        u = F.pad(u, (0, 0, 0, 0, 0, pad)).view(Bsz, n_chunks, Q, D, N)
+        Cp = F.pad(C, (0, 0, 0, pad)).view(Bsz, n_chunks, Q, 1, N)
+        S = torch.cumsum(a, dim=2)
+        decay = torch.exp(S)
+        local = decay * torch.cumsum(torch.exp(-S) * u, dim=2)      # state from zero at each chunk start
+        carried = chunk_scan(S[:, :, -1], local[:, :, -1], self.scan_levels)  # state at each chunk end
+        prev = F.pad(carried, (0, 0, 0, 0, 1, 0))[:, :n_chunks]        # state entering each chunk
+        h = local + decay * prev.unsqueeze(2)
+        y = (h * Cp).sum(-1).reshape(Bsz, n_chunks * Q, D)
+        keep = torch.arange(T, device=x.device)
+        y = y.index_select(1, keep)
+        last = h.reshape(Bsz, n_chunks * Q, D, N).index_select(1, keep[-1:]).squeeze(1)
+        return y, last
+
+    def forward_sequential(self, u):
+        """Naive reference: the recurrence one token at a time (tests only)."""
+        Bsz, T, _ = u.shape
+        conv = u.new_zeros(Bsz, self.d_inner, self.d_conv - 1)
+        ssm = u.new_zeros(Bsz, self.d_inner, self.d_state)
+        outs = []
+        for t in range(T):
+            o, conv, ssm = self.step(u[:, t], conv, ssm)
+            outs.append(o)
+        return torch.stack(outs, 1), conv, ssm
+
+    # --- one token ----------------------------------------------------------------------------------------
+    def step(self, u, conv_state, ssm_state):
+        """u [B, d_model]; conv_state [B, d_inner, d_conv-1]; ssm_state [B, d_inner, d_state]."""
+        x, z = self.in_proj(u).chunk(2, dim=-1)
+        window = torch.cat([conv_state, x.unsqueeze(-1)], dim=-1)          # [B, d_inner, d_conv]
+        x = F.silu((window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias)
+        dt, B, C = self._project(x)
+        ssm_state = torch.exp(self._log_decay(dt)) * ssm_state + (dt * x).unsqueeze(-1) * B.unsqueeze(1)
+        y = (ssm_state * C.unsqueeze(1)).sum(-1) + self.D * x
+        return self.out_proj(y * F.silu(z)), window[:, :, 1:], ssm_state
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.norm = RMSNorm(cfg["d_model"])
+        self.mixer = MambaMixer(cfg["d_model"], cfg["d_state"], cfg["d_conv"], cfg["expand"], cfg["chunk"], cfg["scan_levels"])
+
+
+class Model(nn.Module):
+    def __init__(self, config: dict, vocab: int):
+        super().__init__()
+        self.config = {**DEFAULT_CONFIG, **config}
+        self.vocab = vocab
+        d = self.config["d_model"]
+        self.embedding = nn.Embedding(vocab, d)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.layers = nn.ModuleList([Block(self.config) for _ in range(self.config["n_layers"])])
+        self.norm_f = RMSNorm(d)
+
+    # contract -------------------------------------------------------------------------------------------------
+    def state_spec(self):
+        c = self.config
+        d_inner = c["expand"] * c["d_model"]
+        spec = []
+        for i in range(c["n_layers"]):
+            spec.append({"name": f"conv.{i}", "kind": "conv", "layer": i, "shape": ["batch", d_inner, c["d_conv"] - 1], "dtype": "float32", "init": "zeros"})
+            spec.append({"name": f"ssm.{i}", "kind": "ssm", "layer": i, "shape": ["batch", d_inner, c["d_state"]], "dtype": "float32", "init": "zeros"})
+        return spec
+
+    def init_state(self, batch: int, device=None):
+        return [torch.zeros([batch, *s["shape"][1:]], device=device) for s in self.state_spec()]
+
+    def head(self, h):
+        return h @ self.embedding.weight.t()
+
+    def hidden(self, input_ids):
+        """Final normed hidden states [B, T, d] of a full sequence from the zero state (training path)."""
+        return self._prefill(input_ids)[0]
+
+    def _prefill(self, input_ids):
+        h = self.embedding(input_ids)
+        states = []
+        for layer in self.layers:
+            out, conv, ssm = layer.mixer(layer.norm(h))
+            h = h + out
+            states += [conv, ssm]
+        return self.norm_f(h), states
+
+    def forward(self, input_ids, *past):
+        """Without past: prefill [B, T] from the zero state. With past: one step, input_ids [B, 1]."""
+        if not past:
+            h, states = self._prefill(input_ids)
+            return (self.head(h), *states)
+        h = self.embedding(input_ids[:, 0])
+        present = []
+        for i, layer in enumerate(self.layers):
+            out, conv, ssm = layer.mixer.step(layer.norm(h), past[2 * i], past[2 * i + 1])
+            h = h + out
+            present += [conv, ssm]
+        return (self.head(self.norm_f(h)).unsqueeze(1), *present)
+
+    def forward_sequential(self, input_ids):
+        """Naive reference for tests: token by token through the recurrence."""
+        past = self.init_state(input_ids.shape[0], input_ids.device)
+        logits = []
+        for t in range(input_ids.shape[1]):
+            lg, *past = self.forward(input_ids[:, t : t + 1], *past)
+            logits.append(lg)
+        return (torch.cat(logits, 1), *past)
