@@ -1,0 +1,230 @@
+// Backends by execution-provider name: cpu, cuda, webgpu on onnxruntime-node; wasm on onnxruntime-web inside Node.
+// The onnxruntime packages are imported on first use (onnxruntime-node loads a native library when imported).
+import { stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { UserError } from "@ssmbench/core";
+import type { InferenceSession } from "onnxruntime-web";
+import type * as OrtWeb from "onnxruntime-web";
+import {
+  EP_NAMES,
+  type Backend,
+  type BackendInfo,
+  type DataOf,
+  type DType,
+  type EpName,
+  type Feeds,
+  type Fetches,
+  type LoadOptions,
+  type RuntimeName,
+  type Session,
+  type Tensor,
+} from "./types.ts";
+
+/** Both packages re-export onnxruntime-common; onnxruntime-node adds listSupportedBackends. */
+type Ort = typeof OrtWeb;
+
+/** A one-node Identity model (x: float[1] -> y), made with onnx.helper; used to probe whether an EP starts. */
+const PROBE_MODEL = "CAgSADo7ChAKAXgSAXkiCElkZW50aXR5EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=";
+
+let nodeOrt: Promise<typeof import("onnxruntime-node")> | undefined;
+const importNode = () => (nodeOrt ??= import("onnxruntime-node"));
+
+let webOrt: Promise<Ort> | undefined;
+/** onnxruntime-web sets its wasm thread pool once, when the first session starts; this remembers the size. */
+let webThreads: number | undefined;
+
+/** onnxruntime-web configured for Node: the .wasm/.mjs files are loaded from the package's own dist folder. */
+function importWeb(): Promise<Ort> {
+  return (webOrt ??= import("onnxruntime-web").then((ort) => {
+    ort.env.wasm.wasmPaths = `${pathToFileURL(webDist()).href}/`;
+    return ort;
+  }));
+}
+
+/** "onnxruntime-web" resolves (node condition) to dist/ort.node.min.js; its wasm files sit beside it. */
+const webDist = () => path.dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
+
+function setWebThreads(ort: Ort, threads: number | undefined): void {
+  if (webThreads === undefined) {
+    webThreads = threads ?? Math.min(4, Math.ceil(availableParallelism() / 2)); // onnxruntime-web's own default
+    ort.env.wasm.numThreads = webThreads;
+  } else if (threads !== undefined && threads !== webThreads) {
+    throw new UserError(
+      `the wasm thread pool already has ${webThreads} thread(s) in this process; ${threads} were asked for`,
+      "onnxruntime-web sizes its thread pool once per process: run each thread count in its own process",
+    );
+  }
+}
+
+/** onnxruntime's messages carry C++ source paths and signatures; keep the sentence a user can read. */
+export function ortMessage(err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  return raw
+    .replace(/^[^]*ERROR_CODE: \d+, ERROR_MESSAGE: /, "") // onnxruntime-web's wrapper
+    .replace(/^Load model from .*? failed:/, "") // onnxruntime-node's wrapper (callers name the file)
+    .replace(/\S*onnxruntime\/\S+:\d+ [^[]*?\[ONNXRuntimeError\] : \d+ : \w+ : /g, "") // "/…/op_kernel.cc:83 virtual …] : 1 : FAIL : "
+    .replace(/\S*onnxruntime\/\S+:\d+ (\S+\(.*?\)(::<lambda\(\)>)? )?/g, "") // "/…/model.cc:187 Ns::Fn(args) "
+    .replace(/^.*? was false\. /, "") // "adapter_result.status == … was false. Failed to …"
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/** Wraps one onnxruntime InferenceSession behind the Session interface. */
+class OrtSession implements Session {
+  constructor(
+    private readonly inner: InferenceSession,
+    private readonly ort: Ort,
+    private readonly backend: Backend,
+    readonly path: string,
+  ) {}
+
+  get ep() { return this.backend.name; }
+  get runtime() { return this.backend.runtime; }
+  get version() { return this.backend.version; }
+  get preallocatedOutputs() { return this.backend.preallocatedOutputs; }
+  get inputNames() { return this.inner.inputNames; }
+  get outputNames() { return this.inner.outputNames; }
+
+  async run(feeds: Feeds, fetches?: Fetches): Promise<Record<string, Tensor>> {
+    if (fetches && !this.backend.preallocatedOutputs) {
+      // onnxruntime-web returns the fetched tensors untouched (zeros) without an error: never let that through.
+      throw new Error(`${this.backend.runtime} (${this.ep}) does not fill pre-allocated outputs: call run() without fetches`);
+    }
+    try {
+      // Every output is a tensor in the model contract.
+      return (await (fetches ? this.inner.run(feeds, fetches) : this.inner.run(feeds))) as Record<string, Tensor>;
+    } catch (err) {
+      throw new Error(`running ${path.basename(this.path)} on ${this.ep}: ${ortMessage(err)}`, { cause: err });
+    }
+  }
+
+  tensor<T extends DType>(type: T, data: DataOf<T>, dims: readonly number[]): Tensor {
+    return new this.ort.Tensor(type, data as Float32Array, dims);
+  }
+
+  release(): Promise<void> {
+    return this.inner.release();
+  }
+}
+
+/** Creates an onnxruntime session, turning failures into UserErrors that name the file and a way out. */
+async function createSession(ort: Ort, backend: Backend, file: string, options: InferenceSession.SessionOptions) {
+  const found = await stat(file).catch(() => undefined);
+  if (!found?.isFile()) {
+    throw new UserError(`model file not found: ${file}`, "train and export the model first (pnpm train), or check the path");
+  }
+  try {
+    return new OrtSession(await ort.InferenceSession.create(file, options), ort, backend, file);
+  } catch (err) {
+    const why = ortMessage(err);
+    const corrupt = /protobuf|no graph|does not have a graph|invalid.*model/i.test(why);
+    throw withCause(err, new UserError(
+      `cannot load ${file} with ${backend.runtime} ${backend.version} (${backend.name}): ${why}`,
+      corrupt
+        ? "the file is not a valid ONNX model (truncated or corrupt?): re-export it (pnpm export) or re-download it"
+        : `the model may use an operator or opset this runtime lacks on ${backend.name}: try --ep cpu, or re-export it (pnpm export)`,
+    ));
+  }
+}
+
+const withCause = <E extends Error>(cause: unknown, err: E): E => Object.assign(err, { cause });
+
+/** The Backend object of an EP (imports its onnxruntime package). */
+async function open(name: EpName): Promise<Backend> {
+  if (name === "wasm") {
+    const ort = await importWeb();
+    return backend(ort, name, "onnxruntime-web", ort.env.versions.web ?? "unknown", false, {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+    });
+  }
+  const ort = await importNode();
+  return backend(ort as Ort, name, "onnxruntime-node", ort.env.versions.node ?? "unknown", true, {
+    executionProviders: [name],
+    graphOptimizationLevel: "all",
+  });
+}
+
+function backend(
+  ort: Ort,
+  name: EpName,
+  runtime: RuntimeName,
+  version: string,
+  preallocatedOutputs: boolean,
+  base: InferenceSession.SessionOptions,
+): Backend {
+  const b: Backend = {
+    name,
+    runtime,
+    version,
+    preallocatedOutputs,
+    load: async (file, opts: LoadOptions = {}) => {
+      if (runtime === "onnxruntime-web") setWebThreads(ort, opts.threads);
+      const threads = runtime === "onnxruntime-node" && opts.threads ? { intraOpNumThreads: opts.threads } : {};
+      return createSession(ort, b, file, { ...base, ...threads });
+    },
+  };
+  return b;
+}
+
+/**
+ * Whether an EP works here. GPU EPs: start a session on a one-node model and run it (the only honest test).
+ * wasm: the package and its .wasm file are present; a session is not started, since that would fix the
+ * wasm thread pool before the caller chooses its size.
+ */
+async function probe(name: EpName): Promise<BackendInfo> {
+  const runtime: RuntimeName = name === "wasm" ? "onnxruntime-web" : "onnxruntime-node";
+  try {
+    const b = await open(name);
+    if (name === "wasm") {
+      const wasm = path.join(webDist(), "ort-wasm-simd-threaded.wasm");
+      if (!(await stat(wasm).catch(() => undefined))) throw new Error(`${wasm} is missing`);
+      return { name, runtime, available: true, reason: `${runtime} ${b.version}, WebAssembly in Node` };
+    }
+    const ort = (await importNode()) as Ort;
+    const session = await ort.InferenceSession.create(Buffer.from(PROBE_MODEL, "base64"), {
+      executionProviders: [name],
+      logSeverityLevel: 4,
+    });
+    await session.run({ x: new ort.Tensor("float32", new Float32Array([1]), [1]) });
+    await session.release();
+    return { name, runtime, available: true, reason: `${runtime} ${b.version}` };
+  } catch (err) {
+    let reason = ortMessage(err);
+    if (name === "cuda") {
+      const bundled = (await importNode().catch(() => undefined))?.listSupportedBackends().find((x) => x.name === "cuda")?.bundled;
+      if (bundled === false) {
+        reason +=
+          " (onnxruntime-node does not bundle the CUDA EP: its install script downloads it, and this workspace " +
+          "runs no dependency build scripts; add onnxruntime-node to onlyBuiltDependencies on a CUDA machine)";
+      }
+    }
+    if (name === "webgpu" && /adapter/i.test(reason)) reason += " (needs a GPU with a Vulkan, Metal or D3D12 driver)";
+    return { name, runtime, available: false, reason };
+  }
+}
+
+const probes = new Map<EpName, Promise<BackendInfo>>();
+const probeOnce = (name: EpName) => probes.get(name) ?? probes.set(name, probe(name)).get(name)!;
+
+/** Every EP ssmbench knows, whether it works on this machine, and why not. Probed once per process. */
+export async function listBackends(): Promise<BackendInfo[]> {
+  const out: BackendInfo[] = [];
+  for (const name of EP_NAMES) out.push(await probeOnce(name)); // one at a time: EP start-up touches global state
+  return out;
+}
+
+/** The backend for an EP name; a UserError naming it and the available EPs when it is unknown or cannot run here. */
+export async function getBackend(name: string): Promise<Backend> {
+  const known = (EP_NAMES as readonly string[]).includes(name);
+  const info = known ? await probeOnce(name as EpName) : undefined;
+  if (info?.available) return open(info.name);
+  const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
+  throw new UserError(
+    info ? `execution provider "${name}" is not available here: ${info.reason}` : `unknown execution provider "${name}"`,
+    `available here: ${available.join(", ") || "none"} (known: ${EP_NAMES.join(", ")})`,
+  );
+}

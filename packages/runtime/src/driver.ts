@@ -1,0 +1,263 @@
+// The generic driver of the model contract (DESIGN.md "The model contract"): prefill once, then feed each
+// present_<state> back as past_<state> for every step. It knows nothing of the family: only the card's state list.
+import { UserError, type StateTensor } from "@ssmbench/core";
+import type { Fetches, Session, Tensor } from "./types.ts";
+
+/** Recurrent state by state name ("ssm.0", "key_values.0.key"), as onnxruntime tensors. */
+export type State = Record<string, Tensor>;
+
+/** What the driver needs from a model card (a ModelCard satisfies it). */
+export interface ModelSpec {
+  vocab: number;
+  states: readonly StateTensor[];
+}
+
+export interface DriverOptions {
+  /** Step into pre-allocated output tensors where the backend fills them (onnxruntime-node). Default true. */
+  preallocate?: boolean;
+  /** Check logits for NaN/Inf after every run (a pass over the logits). Default true. */
+  checkFinite?: boolean;
+}
+
+export interface Logits {
+  /** Row-major [batch, seq, vocab]. */
+  logits: Float32Array;
+  dims: [batch: number, seq: number, vocab: number];
+}
+
+/** Logits or states that are not finite: the checkpoint (or its float16 range) is broken, not the harness. */
+export class NonFiniteError extends UserError {
+  override name = "NonFiniteError";
+}
+
+/** Throws NonFiniteError naming the tensor, how many values are NaN/Inf, and the first one. */
+export function assertFinite(name: string, values: ArrayLike<number>): void {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (count > 0) {
+    throw new NonFiniteError(
+      `${name} has ${count} non-finite value(s) of ${values.length}; the first is ${values[first]} at index ${first}`,
+      "the model produced NaN/Inf: check the checkpoint's parity (card.json), re-export or retrain it",
+    );
+  }
+}
+
+const isGrowing = (s: StateTensor) => s.shape.includes("past_seq");
+
+/** A state's dims for a batch, growing caches at past_seq = 0. */
+export function stateDims(s: StateTensor, batch: number): number[] {
+  return s.shape.map((d) => (d === "batch" ? batch : d === "past_seq" ? 0 : (d as number)));
+}
+
+function zeros(s: StateTensor, n: number) {
+  return s.dtype === "float32" ? new Float32Array(n) : s.dtype === "int64" ? new BigInt64Array(n) : new Uint16Array(n);
+}
+
+/** Does a tensor's shape fit the card's (batch fixed, past_seq free)? */
+function fits(s: StateTensor, dims: readonly number[], batch: number): boolean {
+  return dims.length === s.shape.length && s.shape.every((d, i) => (d === "past_seq" ? true : dims[i] === (d === "batch" ? batch : d)));
+}
+
+const show = (dims: readonly (number | string)[]) => `[${dims.join(", ")}]`;
+
+export class RecurrentDriver {
+  private readonly preallocate: boolean;
+  private readonly checkFinite: boolean;
+  private current: State | undefined;
+  private batch = 0;
+  /** Two sets of pre-allocated step outputs, used in turn so present of step k never aliases past of step k. */
+  private buffers: [Fetches, Fetches] | undefined;
+  private flip = 0;
+
+  constructor(
+    readonly prefillSession: Session,
+    readonly stepSession: Session,
+    readonly spec: ModelSpec,
+    opts: DriverOptions = {},
+  ) {
+    this.preallocate = (opts.preallocate ?? true) && stepSession.preallocatedOutputs;
+    this.checkFinite = opts.checkFinite ?? true;
+    for (const s of spec.states) {
+      const unknown = s.shape.filter((d) => typeof d === "string" && d !== "batch" && d !== "past_seq");
+      if (unknown.length) {
+        throw new UserError(`state ${s.name} has symbolic dim(s) ${unknown.join(", ")}`, 'a card state shape may use only "batch" and "past_seq" besides numbers');
+      }
+    }
+    const presents = spec.states.map((s) => `present_${s.name}`);
+    expectNames(prefillSession, "input", ["input_ids"], true);
+    expectNames(prefillSession, "output", ["logits", ...presents], false);
+    expectNames(stepSession, "input", ["input_ids", ...spec.states.map((s) => `past_${s.name}`)], true);
+    expectNames(stepSession, "output", ["logits", ...presents], false);
+  }
+
+  /** The current state (live tensors: pre-allocated ones are overwritten two steps later). */
+  get state(): State | undefined {
+    return this.current;
+  }
+
+  /** Zero-filled state for `batch` sequences as the card describes it (past_seq = 0). */
+  initState(batch: number): State {
+    checkCount("batch", batch);
+    const state: State = {};
+    for (const s of this.spec.states) {
+      const dims = stateDims(s, batch);
+      state[s.name] = this.stepSession.tensor(s.dtype, zeros(s, dims.reduce((a, b) => a * b, 1)), dims);
+    }
+    return state;
+  }
+
+  /** Starts `batch` fresh sequences: step() then runs from the initial state. */
+  reset(batch: number): void {
+    this.setState(this.initState(batch), batch);
+  }
+
+  /** Runs prefill.onnx over [batch, seq] ids; its final state becomes the state step() continues from. */
+  async prefill(inputIds: BigInt64Array, batch: number, seq: number): Promise<Logits & { state: State }> {
+    checkCount("batch", batch);
+    checkCount("seq", seq);
+    if (inputIds.length !== batch * seq) {
+      throw new UserError(`prefill input_ids: expected [batch ${batch}, seq ${seq}] = ${batch * seq} ids, got ${inputIds.length}`);
+    }
+    this.checkIds(inputIds);
+    const session = this.prefillSession;
+    const out = await session.run({ input_ids: session.tensor("int64", inputIds, [batch, seq]) });
+    const { logits, dims } = this.logitsOf(out, [batch, seq, this.spec.vocab], session);
+    const state: State = {};
+    for (const s of this.spec.states) state[s.name] = this.presentOf(out, s, batch, session);
+    this.setState(state, batch);
+    return { logits, dims, state };
+  }
+
+  /**
+   * One token per sequence -> logits [batch, 1, vocab] (row-major, batch * vocab values), advancing the state.
+   * The returned array may be a reused buffer: it is valid until the next step().
+   */
+  async step(tokens: BigInt64Array): Promise<Float32Array> {
+    const past = this.current;
+    if (!past) throw new Error("RecurrentDriver.step() before prefill() or reset()");
+    if (tokens.length !== this.batch) {
+      throw new UserError(`step input_ids: expected [batch ${this.batch}, 1] = ${this.batch} ids (one per sequence), got ${tokens.length}`);
+    }
+    this.checkIds(tokens);
+    const session = this.stepSession;
+    const feeds: Record<string, Tensor> = { input_ids: session.tensor("int64", tokens, [this.batch, 1]) };
+    for (const s of this.spec.states) feeds[`past_${s.name}`] = past[s.name]!;
+
+    const fetches = this.buffers?.[this.flip];
+    this.flip ^= 1;
+    const out = await session.run(feeds, fetches);
+    const next: State = {};
+    for (const s of this.spec.states) {
+      // onnxruntime-node writes into a pre-allocated tensor but returns a copy of it: keep feeding our own buffer.
+      next[s.name] = fetches?.[`present_${s.name}`] ?? this.presentOf(out, s, this.batch, session);
+    }
+    this.current = next;
+    const logits = fetches ? (fetches.logits!.data as Float32Array) : this.logitsOf(out, [this.batch, 1, this.spec.vocab], session).logits;
+    if (fetches && this.checkFinite) assertFinite(`logits of ${session.path}`, logits);
+    return logits;
+  }
+
+  /** Runs [batch, seq] ids token by token from the initial state; logits as prefill() would give them. */
+  async stepThrough(inputIds: BigInt64Array, batch: number, seq: number): Promise<Logits> {
+    checkCount("seq", seq);
+    if (inputIds.length !== batch * seq) {
+      throw new UserError(`stepThrough input_ids: expected [batch ${batch}, seq ${seq}] = ${batch * seq} ids, got ${inputIds.length}`);
+    }
+    const vocab = this.spec.vocab;
+    const logits = new Float32Array(batch * seq * vocab);
+    const column = new BigInt64Array(batch);
+    this.reset(batch);
+    for (let t = 0; t < seq; t++) {
+      for (let b = 0; b < batch; b++) column[b] = inputIds[b * seq + t]!;
+      const step = await this.step(column);
+      for (let b = 0; b < batch; b++) logits.set(step.subarray(b * vocab, (b + 1) * vocab), (b * seq + t) * vocab);
+    }
+    return { logits, dims: [batch, seq, vocab] };
+  }
+
+  async release(): Promise<void> {
+    await this.prefillSession.release();
+    await this.stepSession.release();
+  }
+
+  private setState(state: State, batch: number): void {
+    this.current = state;
+    if (batch !== this.batch) this.buffers = this.preallocate ? [this.allocate(batch), this.allocate(batch)] : undefined;
+    this.batch = batch;
+  }
+
+  /** Step outputs of fixed size; growing caches (past_seq) change size every step, so ORT allocates those. */
+  private allocate(batch: number): Fetches {
+    const t = this.stepSession;
+    const vocab = this.spec.vocab;
+    const fetches: Fetches = { logits: t.tensor("float32", new Float32Array(batch * vocab), [batch, 1, vocab]) };
+    for (const s of this.spec.states) {
+      // null = let ORT allocate. It must be listed: onnxruntime-node returns only the outputs named in fetches.
+      if (isGrowing(s)) {
+        fetches[`present_${s.name}`] = null;
+        continue;
+      }
+      const dims = stateDims(s, batch);
+      fetches[`present_${s.name}`] = t.tensor(s.dtype, zeros(s, dims.reduce((a, b) => a * b, 1)), dims);
+    }
+    return fetches;
+  }
+
+  private checkIds(ids: BigInt64Array): void {
+    const vocab = BigInt(this.spec.vocab);
+    for (let i = 0; i < ids.length; i++) {
+      const v = ids[i]!;
+      if (v < 0n || v >= vocab) throw new UserError(`input_ids[${i}] = ${v} is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+
+  private logitsOf(out: Record<string, Tensor>, dims: number[], session: Session): Logits {
+    const t = out.logits!;
+    if (t.type !== "float32" || !sameDims(t.dims, dims)) {
+      throw new UserError(
+        `${session.path} returned logits ${t.type} ${show(t.dims)}, expected float32 ${show(dims)}`,
+        "the checkpoint does not match its card (vocab?): re-export it (pnpm export)",
+      );
+    }
+    const logits = t.data as Float32Array;
+    if (this.checkFinite) assertFinite(`logits of ${session.path}`, logits);
+    return { logits, dims: dims as Logits["dims"] };
+  }
+
+  private presentOf(out: Record<string, Tensor>, s: StateTensor, batch: number, session: Session): Tensor {
+    const t = out[`present_${s.name}`]!;
+    if (!fits(s, t.dims, batch)) {
+      throw new UserError(
+        `${session.path} returned present_${s.name} of shape ${show(t.dims)}; the card says ${show(s.shape)} (batch ${batch})`,
+        "the checkpoint does not match its card: re-export it (pnpm export)",
+      );
+    }
+    return t;
+  }
+}
+
+function checkCount(what: string, n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${what} must be a positive integer, got ${n}`);
+}
+
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** The graph must have the card's inputs/outputs (and, for inputs, no others: nothing else would be fed). */
+function expectNames(session: Session, kind: "input" | "output", expected: string[], exact: boolean): void {
+  const names = kind === "input" ? session.inputNames : session.outputNames;
+  const missing = expected.filter((n) => !names.includes(n));
+  const extra = exact ? names.filter((n) => !expected.includes(n)) : [];
+  if (missing.length || extra.length) {
+    const parts = [missing.length && `lacks ${missing.join(", ")}`, extra.length && `has unexpected ${extra.join(", ")}`];
+    throw new UserError(
+      `${session.path} ${parts.filter(Boolean).join(" and ")} among its ${kind}s (${kind}s: ${names.join(", ")})`,
+      "the graph and the card's state list disagree: re-export the model (pnpm export)",
+    );
+  }
+}
