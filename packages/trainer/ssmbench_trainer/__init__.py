@@ -1,0 +1,1 @@
+"""ssmbench trainer: shared training loop, ONNX export, golden files and cards for every model family."""

@@ -1,0 +1,228 @@
+"""Export a trained model to the ssmbench ONNX contract and write its checkpoint folder.
+
+    models/<id>/ prefill.onnx  step.onnx  golden.json  train-log.csv  card.json
+
+prefill.onnx: input_ids [batch, seq] -> logits [batch, seq, vocab] + present_<state> (dynamic batch and seq);
+step.onnx:    input_ids [batch, 1] + past_<state> -> logits [batch, 1, vocab] + present_<state>.
+Both are checked here with onnxruntime: prefill against PyTorch, and token-by-token steps against prefill; the
+largest differences go into the card, and export fails if either exceeds --tolerance.
+
+    python -m ssmbench_trainer.export --model-dir packages/model-mamba --run runs/stage1 --run runs/stage2 \
+        --data datasets/mqar/data/128-8 --out models/mamba-mqar
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from .common import REPO, build_model, count_params, load_family, load_split
+
+OPSET = 18
+
+
+class Prefill(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids):
+        return self.model(input_ids)
+
+
+class Step(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, *past):
+        return self.model(input_ids, *past)
+
+
+def _rename_dims(model: onnx.ModelProto, names: dict[str, str]) -> None:
+    """Give the exporter's symbolic dims (s0, s17, ...) the contract's names (batch, seq)."""
+    for vi in [*model.graph.input, *model.graph.output]:
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param in names:
+                d.dim_param = names[d.dim_param]
+
+
+def export_graph(module, args, dynamic_shapes, input_names, output_names, path: Path, dim_names: dict) -> None:
+    exported = torch.export.export(module, args, dynamic_shapes=dynamic_shapes, prefer_deferred_runtime_asserts_over_guards=True)
+    onnx_program = torch.onnx.export(exported, args, input_names=input_names, output_names=output_names, dynamo=True,
+                                     opset_version=OPSET, external_data=False, verbose=False)
+    onnx_program.optimize()
+    model = onnx_program.model_proto
+    # The exporter's intermediate shapes can be wrong for dynamic lengths; onnxruntime infers its own (export-notes).
+    del model.graph.value_info[:]
+    symbols = {}
+    for inp, a in zip(model.graph.input, args):
+        for axis, d in enumerate(inp.type.tensor_type.shape.dim):
+            if d.dim_param and d.dim_param not in symbols:
+                symbols[d.dim_param] = dim_names.get((inp.name, axis), d.dim_param)
+    _rename_dims(model, symbols)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ort_session(path: Path) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def check_parity(model, prefill_path: Path, step_path: Path, ids: np.ndarray, n_states: int) -> dict:
+    """max |ORT prefill - torch| over logits and final states; max |ORT steps - ORT prefill| over logits."""
+    pre, stp = ort_session(prefill_path), ort_session(step_path)
+    ort_out = pre.run(None, {"input_ids": ids})
+    with torch.no_grad():
+        torch_out = model(torch.from_numpy(ids))
+    prefill_vs_torch = max(float(np.abs(o - t.numpy()).max()) for o, t in zip(ort_out, torch_out))
+    past = [np.zeros(s.shape, np.float32) for s in ort_out[1:]]
+    past = [np.zeros_like(p) for p in past]
+    names = [i.name for i in stp.get_inputs()]
+    step_logits = []
+    for t in range(ids.shape[1]):
+        out = stp.run(None, {"input_ids": ids[:, t : t + 1], **dict(zip(names[1:], past))})
+        step_logits.append(out[0])
+        past = out[1:]
+    step_vs_prefill = float(np.abs(np.concatenate(step_logits, 1) - ort_out[0]).max())
+    state_vs_prefill = max(float(np.abs(a - b).max()) for a, b in zip(past, ort_out[1:]))
+    return {"prefill_vs_torch": prefill_vs_torch, "step_vs_prefill": max(step_vs_prefill, state_vs_prefill)}
+
+
+def golden(model, ids: np.ndarray, vocab: int, seed: int) -> dict:
+    """A few inputs with PyTorch logits at chosen positions and vocabulary entries, plus the argmax everywhere."""
+    with torch.no_grad():
+        logits = model(torch.from_numpy(ids))[0].numpy()
+    rng = np.random.default_rng(seed)
+    T = ids.shape[1]
+    positions = sorted({0, T // 2, T - 1})
+    vocab_index = sorted(set(rng.choice(vocab, size=min(vocab, 256), replace=False).tolist()) | set(logits.argmax(-1).ravel().tolist()))
+    return {
+        "input_ids": ids.tolist(),
+        "positions": positions,
+        "vocab_index": vocab_index,
+        "logits": np.round(logits[:, positions][:, :, vocab_index].astype(np.float64), 6).tolist(),
+        "argmax": logits.argmax(-1).tolist(),
+        "tolerance": 1e-4,
+    }
+
+
+def read_runs(run_dirs: list[Path]) -> tuple[list[dict], list[dict]]:
+    summaries, log = [], []
+    for stage, d in enumerate(run_dirs, 1):
+        summaries.append(json.loads((d / "summary.json").read_text()))
+        with open(d / "train-log.csv") as f:
+            log += [{"stage": stage, **r} for r in csv.DictReader(f)]
+    return summaries, log
+
+
+def seed_entries(family: str) -> list[str]:
+    data = json.loads((REPO / "packages/report/data/awesome.json").read_text())
+    return [f"{lst['id']}: {e['title']}" for lst in data["lists"] for sec in lst["sections"] for e in sec["entries"] if e.get("family") == family]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--run", action="append", required=True, type=Path,
+                    help="training run folder(s) from train.py, in order; the last one's best.pt is exported")
+    ap.add_argument("--data", required=True, type=Path, help="the task split folder (golden inputs come from its valid split)")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--id", help="checkpoint id (default: <family>-<task>)")
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    family = load_family(args.model_dir)
+    summaries, log = read_runs(args.run)
+    last = summaries[-1]
+    model = build_model(family, last["config"], last["vocab"]).eval()
+    model.load_state_dict(torch.load(args.run[-1] / "best.pt", map_location="cpu"))
+    spec = model.state_spec()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    # Export: dynamic batch and seq for prefill, dynamic batch for step.
+    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
+    ex_ids = torch.randint(0, last["vocab"], (2, 40))
+    names_in = [f"past_{s['name']}" for s in spec]
+    names_out = ["logits", *[f"present_{s['name']}" for s in spec]]
+    with tempfile.TemporaryDirectory() as tmp:
+        pre_tmp, step_tmp = Path(tmp) / "prefill.onnx", Path(tmp) / "step.onnx"
+        export_graph(Prefill(model), (ex_ids.clone(),), ({0: batch, 1: seq},), ["input_ids"], names_out, pre_tmp,
+                     {("input_ids", 0): "batch", ("input_ids", 1): "seq"})
+        past = tuple(p.clone() for p in model.init_state(2))
+        export_graph(Step(model), (ex_ids[:, :1].clone(), *past), ({0: batch}, tuple({0: batch} for _ in past)),  # *past nests
+                     ["input_ids", *names_in], names_out, step_tmp, {("input_ids", 0): "batch"})
+
+        # Parity on real task inputs (a few valid examples) and a short random batch.
+        valid_x, _, _ = load_split(args.data, "valid")
+        parity = {"prefill_vs_torch": 0.0, "step_vs_prefill": 0.0}
+        for ids in (valid_x[:2].numpy(), np.random.default_rng(args.seed).integers(0, last["vocab"], (3, 17))):
+            p = check_parity(model, pre_tmp, step_tmp, ids.astype(np.int64), len(spec))
+            parity = {k: max(parity[k], p[k]) for k in parity}
+        print(json.dumps({"parity": parity}), flush=True)
+        if max(parity.values()) > args.tolerance:
+            raise SystemExit(f"parity above tolerance {args.tolerance}: {parity}; nothing written to {out}")
+        for f in (pre_tmp, step_tmp):
+            f.replace(out / f.name)
+
+    (out / "golden.json").write_text(json.dumps(golden(model, valid_x[2:4, :32].numpy(), last["vocab"], args.seed)) + "\n")
+    with open(out / "train-log.csv", "w", newline="") as f:
+        fields = list(dict.fromkeys(k for r in log for k in r))
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(log)
+
+    files = [{"path": n, "sha256": sha256(out / n), "bytes": (out / n).stat().st_size}
+             for n in ("prefill.onnx", "step.onnx", "golden.json", "train-log.csv")]
+    state_bytes = sum(4 * int(np.prod(s["shape"][1:])) for s in spec)
+    task = last["task"]
+    card = {
+        "id": args.id or f"{family.FAMILY}-{task['id']}",
+        "family": family.FAMILY,
+        "variant": getattr(family, "VARIANT", family.FAMILY),
+        "paper": family.PAPER,
+        "seedEntries": seed_entries(family.FAMILY),
+        "task": task,
+        "vocab": last["vocab"],
+        "config": last["config"],
+        "params": count_params(model),
+        "states": spec,
+        "stateBytesPerSequence": state_bytes,
+        "files": files,
+        "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
+                   "exporter": "torch.export + torch.onnx.export(dynamo=True)", "onnxruntime_check": ort.__version__,
+                   "host": platform.machine()},
+        "training": {
+            "seed": last["seed"], "steps": sum(s["steps"] for s in summaries), "batch": last["batch"], "lr": last["lr"],
+            "device": ",".join(dict.fromkeys(s["device"] for s in summaries)),
+            "wall_s": round(sum(s["wall_s"] for s in summaries), 2),
+            "sweep": [{"stage": i + 1, **r} for i, s in enumerate(summaries) for r in s["sweep"]],
+            "stages": len(summaries),
+            "final": last["final"],
+        },
+        "parity": parity,
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {out}: {', '.join(f['path'] for f in files)}, card.json", flush=True)
+
+
+if __name__ == "__main__":
+    main()

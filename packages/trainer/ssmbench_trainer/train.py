@@ -1,0 +1,196 @@
+"""Train one model family on one task split, with a small learning-rate sweep (best kept, sweep recorded).
+
+Loss only at scored positions, gathered before the LM head (a vocab-8192 softmax at every position would waste
+most of the compute). AdamW, linear warm-up then cosine decay, gradient clipping. Checkpoints are saved at every
+evaluation, so a run that is stopped resumes where it was (`--resume`, the default).
+
+    python -m ssmbench_trainer.train --model-dir packages/model-mamba --data datasets/mqar/data/128-8 \
+        --out runs/mamba-mqar --lrs 1e-3,3e-3 --steps 4000
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .common import build_model, count_params, load_family, load_split
+
+IGNORE = -100
+
+
+def scored_loss(model, ids, targets):
+    h = model.hidden(ids)
+    mask = targets != IGNORE
+    logits = model.head(h[mask])
+    y = targets[mask]
+    return F.cross_entropy(logits, y), (logits.argmax(-1) == y).sum().item(), y.numel()
+
+
+@torch.no_grad()
+def evaluate(model, inputs, targets, batch: int, device) -> float:
+    model.eval()
+    correct = total = 0
+    for i in range(0, len(inputs), batch):
+        _, c, n = scored_loss(model, inputs[i : i + batch].to(device), targets[i : i + batch].to(device))
+        correct, total = correct + c, total + n
+    model.train()
+    return correct / max(total, 1)
+
+
+def param_groups(model, weight_decay: float):
+    """Decay matrices only; norms, biases, A_log, D and other vectors are not decayed (as in the Mamba code)."""
+    decay, rest = [], []
+    for p in model.parameters():
+        (decay if p.ndim >= 2 else rest).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train_one(args, family, lr: float, data, out: Path, log_rows: list) -> dict:
+    (tr_x, tr_y, meta), (va_x, va_y, _) = data
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    model = build_model(family, json.loads(args.config), meta["vocab"]).to(device)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location=device))
+    opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=lr, betas=(0.9, 0.98))
+    # The checkpoint is keyed by everything that defines the run, so --resume never continues a different one.
+    key = json.dumps([args.config, args.init, args.steps, args.batch, args.seed, args.warmup, args.weight_decay, meta], sort_keys=True)
+    ckpt = out / f"ckpt-lr{lr:g}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.pt"
+    step, wall, best_acc, best_state = 0, 0.0, -1.0, None
+    if args.resume and ckpt.exists():
+        saved = torch.load(ckpt, map_location=device)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        step, wall, best_acc = saved["step"], saved["wall"], saved["best_acc"]
+        best_state = saved["best_state"]
+        log_rows.extend(saved["log"])
+        print(f"[lr {lr:g}] resumed at step {step}", flush=True)
+    gen = torch.Generator().manual_seed(args.seed * 1000 + step)
+    warmup = max(1, int(args.warmup * args.steps))
+    t0 = time.time() - wall
+    model.train()
+    while step < args.steps and best_acc < args.target_acc and time.time() - t0 < args.max_minutes * 60:
+        idx = torch.randint(len(tr_x), (args.batch,), generator=gen)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, lr, warmup)
+        loss, c, n = scored_loss(model, tr_x[idx].to(device, non_blocking=True), tr_y[idx].to(device, non_blocking=True))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        step += 1
+        out_of_time = time.time() - t0 >= args.max_minutes * 60
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+            acc = evaluate(model, va_x, va_y, args.eval_batch, device)
+            row = {"lr": lr, "step": step, "loss": round(loss.item(), 5), "train_acc": round(c / n, 5), "valid_acc": round(acc, 5), "wall_s": round(time.time() - t0, 2)}
+            log_rows.append(row)
+            print(json.dumps(row), flush=True)
+            if acc > best_acc:
+                best_acc, best_state = acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": time.time() - t0,
+                        "best_acc": best_acc, "best_state": best_state, "log": [r for r in log_rows if r["lr"] == lr]}, ckpt)
+            if not math.isfinite(loss.item()):
+                print(f"[lr {lr:g}] loss is not finite; stopping this learning rate", flush=True)
+                break
+    return {"lr": lr, "steps": step, "metric": best_acc, "wall_s": round(time.time() - t0, 2), "state": best_state,
+            "params": count_params(model)}
+
+
+def run_parallel(argv, lrs, out: Path, log_rows: list) -> list:
+    """One process per learning rate (each in out/lr-<lr>), then gather their results here."""
+    import subprocess
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    procs = []
+    for lr in lrs:
+        sub = out / f"lr-{lr:g}"
+        cmd = [sys.executable, "-m", "ssmbench_trainer.train", *argv, "--lrs", str(lr), "--out", str(sub), "--jobs", "1"]
+        procs.append((lr, sub, subprocess.Popen(cmd, stdout=open(out / f"lr-{lr:g}.log", "w"), stderr=subprocess.STDOUT)))
+    results = []
+    for lr, sub, p in procs:
+        if p.wait() != 0:
+            print(f"[lr {lr:g}] failed: see {out / f'lr-{lr:g}.log'}", flush=True)
+            continue
+        s = json.loads((sub / "summary.json").read_text())
+        with open(sub / "train-log.csv") as f:
+            log_rows.extend({k: float(v) for k, v in r.items()} for r in csv.DictReader(f))
+        results.append({"lr": lr, "steps": s["steps"], "metric": s["final"]["valid_accuracy"], "wall_s": s["wall_s"],
+                        "state": torch.load(sub / "best.pt"), "params": s["params"]})
+    if not results:
+        raise SystemExit("every learning rate failed")
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--data", required=True, help="folder with train.* and valid.* .npy files from @ssmbench/tasks")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--config", default="{}", help="JSON overrides of the family's DEFAULT_CONFIG")
+    ap.add_argument("--lrs", default="1e-3,3e-3", help="comma-separated learning rates to sweep; the best is kept")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--eval-batch", type=int, default=250)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--warmup", type=float, default=0.05, help="fraction of steps")
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--target-acc", type=float, default=1.01, help="stop a learning rate early once valid accuracy reaches this")
+    ap.add_argument("--max-minutes", type=float, default=float("inf"), help="wall-clock budget per learning rate")
+    ap.add_argument("--init", help="start from these weights (a best.pt of an earlier run) with a fresh optimizer and schedule")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--no-resume", dest="resume", action="store_false")
+    ap.add_argument("--jobs", type=int, default=1, help="train the swept learning rates in parallel processes (GPU)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False  # keep float32 numerics identical to the CPU export
+    family = load_family(args.model_dir)
+    data = (load_split(args.data, "train"), load_split(args.data, "valid"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_rows: list = []
+    lrs = [float(x) for x in args.lrs.split(",")]
+    if args.jobs > 1 and len(lrs) > 1:
+        results = run_parallel(argv, lrs, out, log_rows)
+    else:
+        results = [train_one(args, family, lr, data, out, log_rows) for lr in lrs]
+    best = max(results, key=lambda r: r["metric"])
+    torch.save(best["state"], out / "best.pt")
+    with open(out / "train-log.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["lr", "step", "loss", "train_acc", "valid_acc", "wall_s"])
+        w.writeheader()
+        w.writerows(log_rows)
+    meta = data[0][2]
+    summary = {
+        "family": family.FAMILY, "config": {**family.DEFAULT_CONFIG, **json.loads(args.config)}, "vocab": meta["vocab"],
+        "task": {"id": meta["task"], "version": meta["version"], "params": meta["params"]},
+        "seed": args.seed, "batch": args.batch, "lr": best["lr"], "steps": best["steps"], "device": args.device,
+        "wall_s": round(sum(r["wall_s"] for r in results), 2), "params": best["params"],
+        "sweep": [{k: r[k] for k in ("lr", "steps", "metric", "wall_s")} for r in results],
+        "final": {"valid_accuracy": best["metric"]},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: summary[k] for k in ("lr", "sweep", "final")}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
