@@ -1,1 +1,1 @@
-export {};
+export { benchCommand, trainCommand, exportCommand, listCommand, reportCommand, writeTrainingData } from "./commands.ts";

@@ -1,0 +1,152 @@
+// The commands behind `pnpm bench|train|export|report|list` (yargs wiring is in main.ts).
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { UserError } from "@ssmbench/core";
+const { runReport } = (await import("@ssmbench/report")) as any;
+import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, resolveModels, taskOf } from "@ssmbench/runner";
+import { listBackends } from "@ssmbench/runtime";
+import { writeSplit } from "@ssmbench/tasks";
+import { runPython } from "./python.ts";
+
+export interface BenchArgs {
+  model: string;
+  task?: string;
+  ep: string;
+  seqLen?: string;
+  quick: boolean;
+  out: string;
+  modelsDir: string;
+  data?: string;
+  runId?: string;
+  resume: boolean;
+  examples?: number;
+  threads?: number;
+}
+
+export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
+  const modelsDir = resolve(root, a.modelsDir);
+  const checkpoints = resolveModels(a.model, root, modelsDir);
+  const seqLens = a.seqLen ? parseLengths(a.seqLen) : undefined;
+  const runId = a.runId ?? newRunId();
+  if (a.resume && !a.runId) throw new UserError("--resume needs the --run-id of the run to continue", "e.g. --resume --run-id 20261122T180000Z-1234 (see results/)");
+  const started = performance.now();
+  const { file, rows } = await bench({
+    root, checkpoints, eps: a.ep.split(",").map((s) => s.trim()).filter(Boolean), task: a.task, seqLens, quick: a.quick,
+    outDir: resolve(root, a.out), runId, resume: a.resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
+  });
+  console.log(formatTable(rows));
+  const failed = rows.filter((r) => r.status !== "ok").length;
+  console.log(`\n${rows.length} rows (${failed} not ok) written to ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; pnpm report puts them on the leaderboard`);
+}
+
+function parseLengths(text: string): number[] {
+  const out = text.split(",").map((s) => Number(s.trim()));
+  const bad = out.find((n) => !Number.isInteger(n) || n < 1);
+  if (bad !== undefined) throw new UserError(`--seq-len: "${text}" is not a list of positive integers`, "e.g. --seq-len 1024,4096,16384");
+  return out;
+}
+
+export interface TrainArgs {
+  model: string;
+  task: string;
+  device: string;
+  lrs: string;
+  steps: number;
+  batch: number;
+  config: string;
+  params: string;
+  trainExamples: number;
+  maxMinutes?: number;
+  id?: string;
+}
+
+function dataDir(root: string, task: string, params: Record<string, unknown>): string {
+  const slug = Object.values(params).join("-").replace(/[^0-9a-zA-Z.-]/g, "");
+  return join(root, "datasets", task, "data", slug);
+}
+
+/** Writes the train and valid splits as .npy (skipped when the same ones are there). */
+export function writeTrainingData(root: string, taskId: string, rawParams: Record<string, unknown>, trainExamples: number): string {
+  const task = taskOf(taskId);
+  const params = task.parseParams(rawParams);
+  const dir = dataDir(root, taskId, params);
+  for (const [split, n] of [["train", trainExamples], ["valid", 1000]] as const) {
+    const meta = join(dir, `${split}.meta.json`);
+    const same = existsSync(meta) && (() => {
+      const m = JSON.parse(readFileSync(meta, "utf8"));
+      return m.version === task.version && m.n === n && JSON.stringify(m.params) === JSON.stringify(params);
+    })();
+    if (!same) writeSplit(task, params, split, n, 0, dir);
+  }
+  return dir;
+}
+
+export async function trainCommand(root: string, a: TrainArgs): Promise<void> {
+  const family = discoverFamilies(root).find((f) => f.name === a.model);
+  if (!family) throw new UserError(`unknown model family "${a.model}"`, `known: ${discoverFamilies(root).map((f) => f.name).join(", ")} (or scaffold one: see docs/adding-a-model.md)`);
+  const params = parseJson(a.params, "--params");
+  parseJson(a.config, "--config");
+  const data = writeTrainingData(root, a.task, params, a.trainExamples);
+  const id = a.id ?? `${a.model}-${a.task}`;
+  const run = join(root, "runs", id);
+  console.error(`data: ${data}\ntraining ${a.model} on ${a.task} (${a.device}); checkpoints in ${run}`);
+  runPython(root, "ssmbench_trainer.train", [
+    "--model-dir", family.dir, "--data", data, "--out", run, "--config", a.config, "--lrs", a.lrs,
+    "--steps", String(a.steps), "--batch", String(a.batch), "--device", a.device,
+    ...(a.maxMinutes ? ["--max-minutes", String(a.maxMinutes)] : []),
+    ...(a.device.startsWith("cuda") ? ["--jobs", String(a.lrs.split(",").length)] : []),
+  ]);
+  runPython(root, "ssmbench_trainer.export", ["--model-dir", family.dir, "--run", run, "--data", data, "--out", join(root, "models", id), "--id", id]);
+  console.error(`wrote models/${id}; measure it with: pnpm bench --model ${id}`);
+}
+
+export interface ExportArgs {
+  model: string;
+  task: string;
+  run: string[];
+  id?: string;
+  params: string;
+}
+
+export async function exportCommand(root: string, a: ExportArgs): Promise<void> {
+  const family = discoverFamilies(root).find((f) => f.name === a.model);
+  if (!family) throw new UserError(`unknown model family "${a.model}"`, `known: ${discoverFamilies(root).map((f) => f.name).join(", ")}`);
+  const data = writeTrainingData(root, a.task, parseJson(a.params, "--params"), 100_000);
+  const id = a.id ?? `${a.model}-${a.task}`;
+  runPython(root, "ssmbench_trainer.export", ["--model-dir", family.dir, ...a.run.flatMap((r) => ["--run", resolve(r)]), "--data", data, "--out", join(root, "models", id), "--id", id]);
+}
+
+export async function listCommand(root: string, modelsDir: string): Promise<void> {
+  console.log("model families (packages/model-*):");
+  for (const f of discoverFamilies(root)) console.log(`  ${f.name.padEnd(14)} ${f.description}`);
+  console.log("\ncheckpoints (models/*/card.json):");
+  for (const { card } of discoverCheckpoints(resolve(root, modelsDir))) {
+    const acc = Object.entries(card.training.final).map(([k, v]) => `${k} ${v}`).join(", ");
+    console.log(`  ${card.id.padEnd(14)} ${card.family}/${card.task.id} ${JSON.stringify(card.task.params)} params ${card.params.toLocaleString("en-US")}; ${acc}`);
+  }
+  console.log("\ntasks:");
+  const { tasks } = await import("@ssmbench/tasks");
+  for (const t of Object.values(tasks)) console.log(`  ${t.id.padEnd(14)} v${t.version} ${t.title} — ${t.source}`);
+  console.log("\nexecution providers:");
+  for (const b of await listBackends()) console.log(`  ${b.name.padEnd(8)} ${b.available ? "available" : "not available"} (${b.runtime}): ${b.reason}`);
+}
+
+export async function reportCommand(root: string, check: boolean): Promise<void> {
+  await runReport({ root, check });
+}
+
+export async function dataCommand(root: string, a: { task: string; split: "train" | "valid" | "test"; n: number; seed: number; params: string; out: string }): Promise<void> {
+  const task = taskOf(a.task);
+  const files = writeSplit(task, task.parseParams(parseJson(a.params, "--params")), a.split, a.n, a.seed, resolve(root, a.out));
+  console.log(JSON.stringify(files, null, 2));
+}
+
+function parseJson(text: string, flag: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+    return v;
+  } catch (e) {
+    throw new UserError(`${flag} must be a JSON object: ${(e as Error).message}`, `e.g. ${flag} '{"d_model": 64}'`);
+  }
+}

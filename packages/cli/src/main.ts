@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// ssmbench command line: `pnpm bench|train|export|report|list` land here (see the root package.json).
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { UserError } from "@ssmbench/core";
+import { findRepoRoot } from "@ssmbench/runner";
+import { benchCommand, dataCommand, exportCommand, listCommand, reportCommand, trainCommand } from "./commands.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  const root = findRepoRoot();
+  try {
+    await yargs(argv)
+      .scriptName("ssmbench")
+      .strict()
+      .command(
+        "bench",
+        "evaluate and time checkpoints: accuracy per task setting, prefill tokens/s, decode ms/token, state bytes",
+        (y) =>
+          y
+            .option("model", { type: "string", demandOption: true, desc: "a family (every checkpoint of it), a checkpoint id, or all" })
+            .option("task", { type: "string", desc: "only checkpoints trained on this task" })
+            .option("ep", { type: "string", default: "cpu,wasm", desc: "execution providers: cpu, wasm, cuda, webgpu (see pnpm list)" })
+            .option("seq-len", { type: "string", desc: "prefill lengths, comma-separated (default 1024,4096,16384; --quick 1024)" })
+            .option("quick", { type: "boolean", default: false, desc: "trained setting only, 200 examples, one length: under a minute" })
+            .option("examples", { type: "number", desc: "test examples per setting (default 1000, --quick 200)" })
+            .option("out", { type: "string", default: "results", desc: "folder for results/<run-id>.csv" })
+            .option("models-dir", { type: "string", default: "models" })
+            .option("data", { type: "string", desc: 'your own JSONL: {"input_ids": [...], "targets": [...]} per line' })
+            .option("run-id", { type: "string", desc: "name of the run (default: time and pid)" })
+            .option("resume", { type: "boolean", default: false, desc: "continue --run-id, skipping finished rows" })
+            .option("threads", { type: "number", desc: "intra-op threads" }),
+        (a) => benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"] }),
+      )
+      .command(
+        "train",
+        "generate the task's data, train with a learning-rate sweep, export to models/<family>-<task>/",
+        (y) =>
+          y
+            .option("model", { type: "string", demandOption: true, desc: "model family (packages/model-<family>)" })
+            .option("task", { type: "string", default: "mqar" })
+            .option("device", { type: "string", default: "cpu", desc: "cpu, or cuda where a GPU is present" })
+            .option("lrs", { type: "string", default: "3e-3,1e-2", desc: "learning rates to sweep; the best is kept" })
+            .option("steps", { type: "number", default: 3000 })
+            .option("batch", { type: "number", default: 64 })
+            .option("config", { type: "string", default: "{}", desc: "JSON overrides of the family's DEFAULT_CONFIG" })
+            .option("params", { type: "string", default: "{}", desc: "JSON overrides of the task's trained setting" })
+            .option("train-examples", { type: "number", default: 100_000 })
+            .option("max-minutes", { type: "number", desc: "wall-clock budget per learning rate" })
+            .option("id", { type: "string", desc: "checkpoint id (default <family>-<task>)" }),
+        (a) => trainCommand(root, { ...a, trainExamples: a["train-examples"], maxMinutes: a["max-minutes"] }),
+      )
+      .command(
+        "export",
+        "export trained run folder(s) to the ONNX contract with golden file and card",
+        (y) =>
+          y
+            .option("model", { type: "string", demandOption: true })
+            .option("task", { type: "string", default: "mqar" })
+            .option("run", { type: "string", array: true, demandOption: true, desc: "run folder(s) from training, in order" })
+            .option("params", { type: "string", default: "{}" })
+            .option("id", { type: "string" }),
+        (a) => exportCommand(root, { ...a, run: a.run.map(String) }),
+      )
+      .command("report", "regenerate docs/ from results/ and models/", (y) => y.option("check", { type: "boolean", default: false, desc: "fail if docs/ is stale" }), (a) => reportCommand(root, a.check))
+      .command("list", "model families, checkpoints, tasks and execution providers", (y) => y.option("models-dir", { type: "string", default: "models" }), (a) => listCommand(root, a["models-dir"]))
+      .command(
+        "data",
+        "write a task split as .npy files (what training reads)",
+        (y) =>
+          y
+            .option("task", { type: "string", default: "mqar" })
+            .option("split", { choices: ["train", "valid", "test"] as const, default: "test" as const })
+            .option("n", { type: "number", default: 1000 })
+            .option("seed", { type: "number", default: 0 })
+            .option("params", { type: "string", default: "{}" })
+            .option("out", { type: "string", demandOption: true }),
+        (a) => dataCommand(root, a),
+      )
+      .demandCommand(1, "name a command: bench, train, export, report, list, data")
+      .fail((msg, err) => {
+        throw err ?? new UserError(msg, "see --help");
+      })
+      .help()
+      .parseAsync();
+    return 0;
+  } catch (e) {
+    if (e instanceof UserError || (e as Error)?.name === "UserError" || (e as Error)?.name === "NonFiniteError") {
+      console.error(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    if ((e as Error)?.name === "ZodError") {
+      console.error(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    console.error(e);
+    return 1;
+  }
+}
+
+main(hideBin(process.argv)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,164 @@
+// `bench`: the matrix checkpoint x EP x (task setting | length). Each measurement becomes one result row,
+// written as soon as it is finished; a failure becomes a row with its status, and the run goes on.
+import { basename } from "node:path";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
+import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
+import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
+import { accuracy } from "./evaluate.ts";
+import { Progress } from "./progress.ts";
+import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
+import { decodeTiming, prefillTiming, stateBytes } from "./speed.ts";
+import { fullTiming, quickTiming } from "./timing.ts";
+import { loadJsonl } from "./userdata.ts";
+
+export interface BenchOptions {
+  root: string;
+  checkpoints: Checkpoint[];
+  eps: string[];
+  /** Restrict accuracy to this task (a checkpoint is evaluated on the task it was trained on). */
+  task?: string;
+  seqLens?: number[];
+  quick: boolean;
+  outDir: string;
+  runId: string;
+  resume: boolean;
+  data?: string;
+  /** Test examples per setting (default 1000, quick 200). */
+  examples?: number;
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+export const TEST_SEED = 0;
+
+export interface BenchResult {
+  file: string;
+  rows: ResultRow[];
+}
+
+export function taskOf(id: string): TaskDef<any> {
+  const t = (tasks as Record<string, TaskDef<any>>)[id];
+  if (!t) throw new UserError(`unknown task "${id}"`, `known tasks: ${Object.keys(tasks).join(", ")}`);
+  return t;
+}
+
+export async function bench(o: BenchOptions): Promise<BenchResult> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  // Everything that can be refused is checked before the first row is written.
+  const backends = await Promise.all(o.eps.map((ep) => getBackend(ep)));
+  if (o.task) taskOf(o.task);
+  for (const c of o.checkpoints) verifyCheckpoint(c);
+  const userData = o.data ? { file: o.data, sha: createHash("sha256").update(readFileSync(o.data)).digest("hex").slice(0, 12) } : undefined;
+  if (o.data) for (const c of o.checkpoints) loadJsonl(o.data, c.card.vocab);
+
+  const out = new ResultFile(o.outDir, o.runId, o.resume);
+  const prov: Provenance = provenance(o.root, o.runId);
+  const timing = o.quick ? quickTiming : fullTiming;
+  const lengths = o.seqLens ?? (o.quick ? [1024] : [1024, 4096, 16384]);
+  const nExamples = o.examples ?? (o.quick ? 200 : 1000);
+  const written: ResultRow[] = [];
+
+  for (const ckpt of o.checkpoints) {
+    const { card } = ckpt;
+    const task = taskOf(card.task.id);
+    if (o.task && o.task !== card.task.id) {
+      log(`skip ${card.id}: trained on ${card.task.id}, not ${o.task}`);
+      continue;
+    }
+    const trained = task.parseParams(card.task.params);
+    const settings = o.quick ? task.settings(trained).slice(0, 1) : task.settings(trained);
+    for (const backend of backends) {
+      const base = { ...prov, runtime: backend.runtime, runtime_version: backend.version, ep: backend.name, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === "prefill.onnx")?.sha256 ?? "" };
+      const emit = (r: { task: string; task_version: string; split: string; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
+        const row: ResultRow = { ...base, timestamp: new Date().toISOString(), ci_low: null, ci_high: null, ...r };
+        out.append(row);
+        written.push(row);
+        log(`  ${card.id} ${backend.name} ${r.metric} ${r.split} len ${r.seq_len}: ${r.status === "ok" ? fmtValue(r.metric, r.value) : r.status.toUpperCase()} ${r.status === "ok" ? "" : r.note}`);
+      };
+      const done = (k: Parameters<typeof rowKey>[0]) => out.done(rowKey(k));
+
+      let driver: RecurrentDriver;
+      try {
+        driver = await openModel(ckpt.dir, card, { ep: backend.name, threads: o.threads });
+      } catch (e) {
+        emit({ task: card.task.id, task_version: task.version, split: "-", seq_len: 0, batch: 1, metric: "accuracy", value: null, n: 0, status: "error", note: oneLine(e) });
+        continue;
+      }
+      log(`${card.id} on ${backend.name} (${backend.runtime} ${backend.version})`);
+      try {
+        // Accuracy: the task's settings (trained first), or the user's JSONL.
+        const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: string }[] = userData
+          ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: `user data ${userData.file}` }]
+          : settings.map((s) => ({ split: `test@${s.name}`, task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${nExamples} test examples, seed ${TEST_SEED}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+        for (const ev of evals) {
+          const key = { model: card.id, task: ev.task, split: ev.split, ep: backend.name, seq_len: ev.seqLen, batch: 0, metric: "accuracy" as const };
+          const examples = ev.examples();
+          const progress = new Progress(`${card.id} ${backend.name} ${ev.split}`, examples.length);
+          try {
+            if (o.resume && out.all.some((r) => r.status === "ok" && r.model === key.model && r.split === key.split && r.ep === key.ep && r.metric === "accuracy")) continue;
+            const acc = await accuracy(driver, card.vocab, examples, (n) => progress.update(n));
+            progress.stop();
+            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen || examples[0]!.input_ids.length, batch: acc.batch, metric: "accuracy", value: acc.value, ci_low: acc.ci[0], ci_high: acc.ci[1], n: acc.total, status: "ok", note: `${ev.note}; ${acc.correct}/${acc.total} scored positions` });
+          } catch (e) {
+            progress.stop();
+            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen, batch: 1, metric: "accuracy", value: null, n: 0, status: statusOf(e), note: oneLine(e) });
+          }
+        }
+        if (userData) continue;
+        // Speed: prefill at each length, then decode per token after the shortest context.
+        let bytes = Number.NaN;
+        for (const L of lengths) {
+          const k = { model: card.id, task: "speed", split: "-", ep: backend.name, seq_len: L, batch: 1, metric: "prefill_tokens_per_s" as const };
+          if (done(k)) continue;
+          try {
+            const t = await prefillTiming(driver, card.vocab, L, 1, timing);
+            bytes = stateBytes(driver.state!, 1);
+            emit({ ...k, task_version: "-", value: (L * 1000) / t.median, ci_low: (L * 1000) / t.high, ci_high: (L * 1000) / t.low, n: t.n, status: "ok", note: `median of ${t.n} runs after warm-up; ${t.median.toFixed(1)} ms per prefill` });
+          } catch (e) {
+            emit({ ...k, task_version: "-", value: null, n: 0, status: statusOf(e), note: oneLine(e) });
+          }
+        }
+        const context = Math.min(...lengths);
+        const steps = o.quick ? 64 : 512;
+        const dk = { model: card.id, task: "speed", split: "-", ep: backend.name, seq_len: context, batch: 1 };
+        if (!done({ ...dk, metric: "decode_ms_per_token" })) {
+          try {
+            const t = await decodeTiming(driver, card.vocab, context, steps, o.quick ? 8 : 32);
+            const note = `${t.n} steps after a ${context}-token prefill`;
+            emit({ ...dk, task_version: "-", metric: "decode_ms_per_token", value: t.median, ci_low: t.low, ci_high: t.high, n: t.n, status: "ok", note });
+            emit({ ...dk, task_version: "-", metric: "decode_ms_per_token_p90", value: t.p90, n: t.n, status: "ok", note });
+            bytes = stateBytes(driver.state!, 1);
+          } catch (e) {
+            emit({ ...dk, task_version: "-", metric: "decode_ms_per_token", value: null, n: 0, status: statusOf(e), note: oneLine(e) });
+          }
+        }
+        if (Number.isFinite(bytes)) emit({ ...dk, task_version: "-", metric: "state_bytes", value: bytes, n: 1, status: "ok", note: "bytes of all state tensors per sequence, read off the runtime's tensors" });
+        emit({ ...dk, task_version: "-", metric: "peak_rss_mb", value: process.resourceUsage().maxRSS / 1024, n: 1, status: "ok", note: "peak resident set of the bench process so far (includes earlier checkpoints of this run)" });
+      } finally {
+        await driver.release();
+      }
+    }
+  }
+  return { file: out.path, rows: written };
+}
+
+function statusOf(e: unknown): RowStatus {
+  const m = String((e as Error)?.message ?? e);
+  if (/out of memory|bad_alloc|allocation failed|Array buffer allocation/i.test(m)) return "oom";
+  if ((e as Error)?.name === "NonFiniteError") return "fail";
+  return "error";
+}
+
+const oneLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
+
+export function fmtValue(metric: Metric, v: number | null): string {
+  if (v === null || Number.isNaN(v)) return "-";
+  if (metric === "accuracy") return `${(100 * v).toFixed(2)}%`;
+  if (metric === "prefill_tokens_per_s") return `${Math.round(v).toLocaleString("en-US")} tok/s`;
+  if (metric.startsWith("decode_ms")) return `${v.toFixed(3)} ms`;
+  if (metric === "state_bytes") return `${Math.round(v).toLocaleString("en-US")} B`;
+  return `${v.toFixed(1)} MB`;
+}

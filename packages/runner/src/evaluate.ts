@@ -1,0 +1,44 @@
+// Accuracy of a checkpoint on examples: batched prefill, argmax at the scored positions.
+import { wilsonInterval } from "@ssmbench/core";
+import type { RecurrentDriver } from "@ssmbench/runtime";
+import { scoreArgmax, type Example } from "@ssmbench/tasks";
+
+export interface Accuracy {
+  correct: number;
+  total: number;
+  examples: number;
+  value: number;
+  ci: [number, number];
+  batch: number;
+}
+
+/** Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB. */
+export const evalBatch = (seqLen: number, vocab: number) => Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab))));
+
+export async function accuracy(driver: RecurrentDriver, vocab: number, examples: readonly Example[], onProgress?: (done: number) => void): Promise<Accuracy> {
+  let correct = 0;
+  let total = 0;
+  let batchUsed = 1;
+  // Group by length (user data may mix lengths); each group is run in batches.
+  const byLen = new Map<number, Example[]>();
+  for (const e of examples) byLen.set(e.input_ids.length, [...(byLen.get(e.input_ids.length) ?? []), e]);
+  let done = 0;
+  for (const [T, group] of byLen) {
+    const B = evalBatch(T, vocab);
+    batchUsed = Math.max(batchUsed, Math.min(B, group.length));
+    for (let i = 0; i < group.length; i += B) {
+      const chunk = group.slice(i, i + B);
+      const ids = new BigInt64Array(chunk.length * T);
+      chunk.forEach((e, b) => e.input_ids.forEach((t, j) => (ids[b * T + j] = BigInt(t))));
+      const { logits } = await driver.prefill(ids, chunk.length, T);
+      chunk.forEach((e, b) => {
+        const s = scoreArgmax(e, logits, vocab, b * T * vocab);
+        correct += s.correct;
+        total += s.total;
+      });
+      done += chunk.length;
+      onProgress?.(done);
+    }
+  }
+  return { correct, total, examples: examples.length, value: total ? correct / total : Number.NaN, ci: wilsonInterval(correct, total), batch: batchUsed };
+}

@@ -1,0 +1,44 @@
+// Speed of one checkpoint on one EP: prefill tokens/s at several lengths, decode latency per token through
+// step.onnx after a prefilled context, and the recurrent state's size in bytes.
+import type { RecurrentDriver, State } from "@ssmbench/runtime";
+import { Rng } from "@ssmbench/tasks";
+import { measure, summarize, type Timing, type TimingOptions } from "./timing.ts";
+
+export function randomIds(n: number, vocab: number, seed: number): BigInt64Array {
+  const rng = new Rng(seed, "speed");
+  const ids = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) ids[i] = BigInt(rng.int(0, vocab));
+  return ids;
+}
+
+export async function prefillTiming(driver: RecurrentDriver, vocab: number, seqLen: number, batch: number, opts: TimingOptions): Promise<Timing> {
+  const ids = randomIds(seqLen * batch, vocab, seqLen);
+  return measure(() => driver.prefill(ids, batch, seqLen), opts);
+}
+
+/** Per-token latency of step(): prefill `context` tokens, warm up, then time `steps` single steps. */
+export async function decodeTiming(driver: RecurrentDriver, vocab: number, context: number, steps: number, warmup: number): Promise<Timing> {
+  const ids = randomIds(context + warmup + steps, vocab, 7);
+  await driver.prefill(ids.subarray(0, context), 1, context);
+  const token = new BigInt64Array(1);
+  let pos = context;
+  for (let i = 0; i < warmup; i++) {
+    token[0] = ids[pos++]!;
+    await driver.step(token);
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    token[0] = ids[pos++]!;
+    const t0 = performance.now();
+    await driver.step(token);
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+/** Bytes of recurrent state per sequence, read off the state tensors themselves. */
+export function stateBytes(state: State, batch: number): number {
+  let bytes = 0;
+  for (const t of Object.values(state)) bytes += (t.data as ArrayLike<number> & { byteLength: number }).byteLength;
+  return bytes / batch;
+}
