@@ -7,7 +7,8 @@ export function wilsonInterval(successes: number, n: number, z = 1.959964): [num
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  // At p = 0 or 1 the exact bound is 0 or 1; floating point lands a hair inside it.
+  return [successes === 0 ? 0 : Math.max(0, centre - half), successes === n ? 1 : Math.min(1, centre + half)];
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -27,7 +28,9 @@ export function medianWithCI(samples: readonly number[]): { median: number; low:
   const n = s.length;
   if (n === 0) return { median: Number.NaN, low: Number.NaN, high: Number.NaN, n };
   const half = 0.98 * Math.sqrt(n);
-  const lo = Math.max(0, Math.floor(n / 2 - half));
-  const hi = Math.min(n - 1, Math.ceil(n / 2 + half));
+  // Centred on the 0-based median position (n-1)/2, so the ranks are symmetric (lo + hi = n - 1), e.g. n = 100 -> X(40), X(61) 1-based.
+  const mid = (n - 1) / 2;
+  const lo = Math.max(0, Math.floor(mid - half));
+  const hi = Math.min(n - 1, Math.ceil(mid + half));
   return { median: quantile(s, 0.5), low: s[lo]!, high: s[hi]!, n };
 }

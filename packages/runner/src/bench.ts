@@ -51,8 +51,9 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const backends = await Promise.all(o.eps.map((ep) => getBackend(ep)));
   if (o.task) taskOf(o.task);
   for (const c of o.checkpoints) verifyCheckpoint(c);
-  const userData = o.data ? { file: o.data, sha: createHash("sha256").update(readFileSync(o.data)).digest("hex").slice(0, 12) } : undefined;
+  // Validate the user's data (all lines) against every checkpoint's vocabulary before anything runs.
   if (o.data) for (const c of o.checkpoints) loadJsonl(o.data, c.card.vocab);
+  const userData = o.data ? { file: o.data, sha: createHash("sha256").update(readFileSync(o.data)).digest("hex").slice(0, 12) } : undefined;
 
   const out = new ResultFile(o.outDir, o.runId, o.resume);
   const prov: Provenance = provenance(o.root, o.runId);
