@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "@ssmbench/core";
-const { runReport } = (await import("@ssmbench/report")) as any;
+import { runReport } from "@ssmbench/report";
 import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, resolveModels, taskOf } from "@ssmbench/runner";
 import { listBackends } from "@ssmbench/runtime";
 import { writeSplit } from "@ssmbench/tasks";
@@ -132,7 +132,8 @@ export async function listCommand(root: string, modelsDir: string): Promise<void
 }
 
 export async function reportCommand(root: string, check: boolean): Promise<void> {
-  await runReport({ root, check });
+  const { message } = await runReport({ root, check });
+  console.log(message);
 }
 
 export async function dataCommand(root: string, a: { task: string; split: "train" | "valid" | "test"; n: number; seed: number; params: string; out: string }): Promise<void> {

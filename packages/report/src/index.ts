@@ -1,1 +1,9 @@
-export {};
+// @ssmbench/report: results CSVs and model cards -> results/leaderboard.csv and docs/*.md.
+export { LEADERBOARD_CSV, formatResultsCsv, loadResults, mergeLeaderboard, parseResultsCsv, rowKey, writeLeaderboard } from "./results.ts";
+export { loadCards } from "./cards.ts";
+export { BEGIN, END, spliceGenerated } from "./markers.ts";
+export { accuracyTables, anchorFor, headline, renderLeaderboard, speedAnchor, type AccuracyTable } from "./leaderboard.ts";
+export { awesomeJson, loadAwesome, renderAwesome, statusCell, type AwesomeData, type AwesomeEntry } from "./awesome.ts";
+export { renderFamily } from "./families.ts";
+export { published, speedReferences } from "./published.ts";
+export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";

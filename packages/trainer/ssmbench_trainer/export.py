@@ -133,7 +133,7 @@ def read_runs(run_dirs: list[Path]) -> tuple[list[dict], list[dict]]:
 
 def seed_entries(family: str) -> list[str]:
     data = json.loads((REPO / "packages/report/data/awesome.json").read_text())
-    return [f"{lst['id']}: {e['title']}" for lst in data["lists"] for sec in lst["sections"] for e in sec["entries"] if e.get("family") == family]
+    return list(dict.fromkeys(f"{lst['id']}: {e['title']}" for lst in data["lists"] for sec in lst["sections"] for e in sec["entries"] if e.get("family") == family))
 
 
 def main(argv=None):

@@ -1,0 +1,109 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { ResultRow } from "@ssmbench/core";
+import { loadCards } from "./cards.ts";
+import { accuracyTables, anchorFor, renderLeaderboard, settingLabel } from "./leaderboard.ts";
+import { loadResults, mergeLeaderboard } from "./results.ts";
+
+const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
+const modelsDir = path.join(basic, "models");
+const docsDir = path.join(basic, "docs");
+const rows = mergeLeaderboard(loadResults(path.join(basic, "results")));
+const cards = loadCards(modelsDir);
+const md = renderLeaderboard({ rows, cards, docsDir, modelsDir });
+
+/** The cells of the table row whose first cell holds this anchor. */
+function rowOf(text: string, anchor: string): string[] {
+  const line = text.split("\n").find((l) => l.startsWith(`| <a id="${anchor}">`));
+  if (!line) throw new Error(`no row ${anchor}`);
+  return line.split(" | ").map((c) => c.replace(/^\| |\s\|$/g, ""));
+}
+
+describe("accuracy table", () => {
+  const t = accuracyTables(rows, cards)[0]!;
+
+  it("has one column per setting, by length, and every card as a row", () => {
+    expect(t.columns.map((c) => c.label)).toEqual(["MQAR 128/8", "MQAR 256/16", "MQAR 512/32", "MQAR 1024/64"]);
+    expect(t.rows.map((r) => r.anchor)).toEqual(["mamba-mqar", "rwkv-mqar", "transformer-mqar"]);
+  });
+
+  it("bolds the best of each column only", () => {
+    const mamba = rowOf(md, "mamba-mqar");
+    const transformer = rowOf(md, "transformer-mqar");
+    expect(transformer[3]).toBe("**99.9%** (99.8–100.0)");
+    expect(mamba[3]).toBe("99.2% (99.0–99.4)");
+    // No rival (the other rows are NA or FAIL): nothing to be best against, so not bold.
+    expect(mamba[5]).toBe("90.3% (89.5–91.1)");
+    expect(mamba[6]).toBe("50.0% (49.0–51.0)");
+  });
+
+  it("keeps FAIL (ran and failed) apart from NA (never ran)", () => {
+    const transformer = rowOf(md, "transformer-mqar");
+    expect(transformer[5]).toBe("NA");
+    expect(transformer[6]).toBe("FAIL (oom)");
+    expect(rowOf(md, "rwkv-mqar").slice(3)).toEqual(["NA", "NA", "NA", "NA"]);
+  });
+
+  it("bolds ties at display precision, and nothing when a value has no rival", () => {
+    const base = rows.find((r) => r.model === "mamba-mqar" && r.split === "test@128/8")!;
+    const two: ResultRow[] = [
+      { ...base, model: "a-mqar", value: 0.9921 },
+      { ...base, model: "b-mqar", value: 0.9919 },
+      { ...base, model: "c-mqar", value: 0.5, split: "test@256/16", seq_len: 256 },
+    ];
+    const out = renderLeaderboard({ rows: two, cards: [], docsDir, modelsDir });
+    expect(rowOf(out, "a-mqar")[3]).toMatch(/^\*\*99\.2%\*\*/);
+    expect(rowOf(out, "b-mqar")[3]).toMatch(/^\*\*99\.2%\*\*/);
+    expect(rowOf(out, "c-mqar")[4]).toMatch(/^50\.0%/);
+  });
+});
+
+describe("leaderboard.md", () => {
+  it("links each row to the checkpoint's card and family page", () => {
+    expect(rowOf(md, "mamba-mqar")[0]).toBe(
+      '<a id="mamba-mqar"></a>[mamba-mqar](models/mamba.md#mamba-mqar) ([card](../models/mamba-mqar/card.json))',
+    );
+  });
+
+  it("gives every table row a unique anchor", () => {
+    const ids = [...md.matchAll(/<a id="([^"]+)"><\/a>/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(5);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toContain("mamba-mqar-speed-cpu");
+    expect(ids).toContain("mamba-mqar-speed-wasm");
+  });
+
+  it("cites Zoology's MQAR settings beside ours from the card", () => {
+    expect(md).toContain("[arXiv 2312.04927](https://arxiv.org/abs/2312.04927)");
+    expect(md).toContain("only as figures");
+    expect(md).toMatch(/\| vocabulary \| 8,192 \| 8,192 \|/);
+    expect(md).toMatch(/\| training \(seq len, kv pairs\) \| \(64, 4\), \(128, 8\), \(256, 16\) \| \(128, 8\) \|/);
+    expect(md).toMatch(/\| d_model \| 64 \.\. 512 \| 128 \|/);
+    expect(md).toContain("swept over logspace(-4, -2, 4), best kept | 1e-3, best of a 4-run sweep over 1e-4, 4.642e-4, 1e-3, 0.01 |");
+  });
+
+  it("has a speed table per EP with host, runtime and the p90 of decode", () => {
+    expect(md).toContain("### cpu");
+    expect(md).toContain("### wasm");
+    const mamba = rowOf(md, "mamba-mqar-speed-cpu");
+    expect(mamba.slice(1)).toEqual(["61,235", "60,111", "**0.210** (0.250)", "**38.0 KiB**", "**210**", "bench-1 (AMD EPYC 7B13, 2 cores)", "onnxruntime-node 1.30.0"]);
+    expect(rowOf(md, "transformer-mqar-speed-cpu")[2]).toBe("FAIL (timeout)");
+    expect(rowOf(md, "mamba-mqar-speed-wasm")[1]).toBe("12,346"); // alone on its EP: not bold
+  });
+
+  it("names the provenance of the rows shown", () => {
+    expect(md).toMatch(/\| `2025-01-10-a` \| 2025-01-10 \| `1111111111` \|.*\| 3 \|/);
+    expect(md).toMatch(/\| `2025-02-01-b` \| 2025-02-01 \| `2222222222` \|.*\| 19 \|/);
+    expect(md).toContain("transformer-mqar, MQAR 1024/64, cpu: FAIL (oom): allocation of 4 GiB failed");
+  });
+});
+
+describe("names", () => {
+  it("anchors and settings", () => {
+    expect(anchorFor("mamba-mqar", "mqar")).toBe("mamba-mqar");
+    expect(anchorFor("mamba-small", "mqar")).toBe("mamba-small-mqar");
+    expect(settingLabel("mqar", "test@128/8")).toBe("MQAR 128/8");
+    expect(settingLabel("mqar", "valid@128/8")).toBe("MQAR valid 128/8");
+  });
+});

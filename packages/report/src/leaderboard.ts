@@ -1,0 +1,347 @@
+// docs/leaderboard.md: accuracy per task and setting, speed per execution provider, provenance.
+// Everything is computed from the merged rows (one per model, task, split, EP, length, batch, metric)
+// and the cards; a cell with no row is NA (never run), a row that ran and failed is FAIL (status).
+import path from "node:path";
+import type { Metric, ModelCard, ResultRow } from "@ssmbench/core";
+import {
+  byFields,
+  bytes,
+  cell,
+  cmp,
+  finite,
+  grouped,
+  link,
+  megabytes,
+  ms,
+  percent,
+  relLink,
+  table,
+  tokensPerS,
+  unique,
+  arxivUrl,
+} from "./format.ts";
+import { published, speedReferences } from "./published.ts";
+
+// ---------- names, anchors, cells ----------
+
+/** An id safe in an HTML anchor and a file name. */
+export function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+/** Anchor of a model's accuracy row: its id when the id already names the task (mamba-mqar), else id-task. */
+export function anchorFor(model: string, task: string): string {
+  return slug(model === task || model.endsWith(`-${task}`) ? model : `${model}-${task}`);
+}
+
+/** Anchor of a model's row in the speed table of one EP. */
+export function speedAnchor(model: string, ep: string, batch: number): string {
+  return slug(`${model}-speed-${ep}${batch === 1 ? "" : `-b${batch}`}`);
+}
+
+/** docs/models/<family>.md, relative to docs/. */
+export function familyPage(family: string): string {
+  return `models/${slug(family)}.md`;
+}
+
+export function taskLabel(task: string): string {
+  return task.toUpperCase();
+}
+
+/** "test@128/8" -> "MQAR 128/8"; a split other than test is named: "valid@128/8" -> "MQAR valid 128/8". */
+export function settingLabel(task: string, split: string): string {
+  const at = split.indexOf("@");
+  if (at < 0) return `${taskLabel(task)} ${split}`;
+  const name = split.slice(0, at);
+  return `${taskLabel(task)} ${name === "test" ? "" : `${name} `}${split.slice(at + 1)}`;
+}
+
+/** What a cell without a usable value says: NA when never run (or marked na), FAIL (status) when it ran and failed. */
+export function statusText(row: ResultRow | undefined): string {
+  if (!row || row.status === "na") return "NA";
+  return row.status === "ok" ? "—" : `FAIL (${row.status})`;
+}
+
+/** An ok row's finite value, else undefined. */
+function okValue(row: ResultRow | undefined): number | undefined {
+  return row?.status === "ok" ? finite(row.value) : undefined;
+}
+
+/** Accuracy as a percent with its 95% interval: "99.2% (98.9–99.4)". */
+export function accuracyText(row: ResultRow, bold = false): string {
+  const v = okValue(row);
+  if (v === undefined) return statusText(row);
+  const lo = finite(row.ci_low);
+  const hi = finite(row.ci_high);
+  const value = bold ? `**${percent(v)}**` : percent(v);
+  return lo === undefined || hi === undefined ? value : `${value} (${(lo * 100).toFixed(1)}–${(hi * 100).toFixed(1)})`;
+}
+
+/**
+ * The displayed best of a column: cells showing it are bold (so ties at display precision are all bold).
+ * Nothing is bold unless at least two values compete.
+ */
+export function bestShown(values: (number | undefined)[], show: (x: number) => string, higherIsBetter: boolean): string | undefined {
+  const xs = values.filter((x): x is number => x !== undefined);
+  if (xs.length < 2) return undefined;
+  return show(higherIsBetter ? Math.max(...xs) : Math.min(...xs));
+}
+
+/** First cell of a table row: the anchor, the model linked to its family page, and its card. */
+function modelCell(model: string, anchor: string, card: ModelCard | undefined, docsDir: string, modelsDir: string): string {
+  const id = `<a id="${anchor}"></a>`;
+  if (!card) return `${id}${cell(model)} (no card)`;
+  const cardLink = relLink(docsDir, path.join(modelsDir, model, "card.json"));
+  return `${id}${link(model, `${familyPage(card.family)}#${slug(model)}`)} (${link("card", cardLink)})`;
+}
+
+// ---------- accuracy ----------
+
+export interface AccuracyColumn {
+  split: string;
+  seqLen: number;
+  label: string;
+}
+export interface AccuracyRow {
+  model: string;
+  anchor: string;
+  card: ModelCard | undefined;
+  /** One per column: the row shown, or undefined (NA). */
+  cells: (ResultRow | undefined)[];
+}
+export interface AccuracyTable {
+  task: string;
+  columns: AccuracyColumn[];
+  rows: AccuracyRow[];
+}
+
+/** Among rows of one (model, task, split) from several EPs or batches: an ok one first, then by EP, batch, length. */
+const cellPreference = byFields<ResultRow>(
+  (r) => (r.status === "ok" ? 0 : 1),
+  (r) => r.ep,
+  (r) => r.batch,
+  (r) => r.seq_len,
+);
+
+/**
+ * One table per task that has accuracy rows or a card: columns are its settings (by length), rows its models
+ * (every card trained on the task, so an unbenchmarked checkpoint shows as NA rather than vanishing).
+ */
+export function accuracyTables(rows: readonly ResultRow[], cards: readonly ModelCard[]): AccuracyTable[] {
+  const acc = rows.filter((r) => r.metric === "accuracy");
+  const tasks = unique([...acc.map((r) => r.task), ...cards.map((c) => c.task.id)]).sort(cmp);
+  return tasks.map((task) => {
+    const mine = acc.filter((r) => r.task === task);
+    const columns = unique(mine.map((r) => r.split))
+      .map((split) => {
+        const seqLen = Math.min(...mine.filter((r) => r.split === split).map((r) => r.seq_len));
+        return { split, seqLen, label: settingLabel(task, split) };
+      })
+      .sort(byFields((c) => c.seqLen, (c) => c.split));
+    const models = unique([...mine.map((r) => r.model), ...cards.filter((c) => c.task.id === task).map((c) => c.id)]).sort(cmp);
+    return {
+      task,
+      columns,
+      rows: models.map((model) => ({
+        model,
+        anchor: anchorFor(model, task),
+        card: cards.find((c) => c.id === model),
+        cells: columns.map((col) => mine.filter((r) => r.model === model && r.split === col.split).sort(cellPreference)[0]),
+      })),
+    };
+  });
+}
+
+/**
+ * A checkpoint's headline accuracy, for the awesome list: the setting it was trained at when that ran ok,
+ * else its first ok setting, else the trained (or first) setting's failure; undefined when not benchmarked.
+ */
+export function headline(card: ModelCard, tables: readonly AccuracyTable[]): { row: ResultRow; label: string } | undefined {
+  const t = tables.find((x) => x.task === card.task.id);
+  const r = t?.rows.find((x) => x.model === card.id);
+  if (!t || !r) return undefined;
+  const picks = t.columns.map((col, i) => ({ row: r.cells[i], label: col.label }));
+  const trained = picks.find((p) => p.row && p.row.seq_len === card.task.params.seq_len);
+  const ok = (p: (typeof picks)[number] | undefined) => p?.row?.status === "ok";
+  const pick = ok(trained) ? trained : (picks.find(ok) ?? trained ?? picks.find((p) => p.row));
+  return pick?.row ? { row: pick.row, label: pick.label } : undefined;
+}
+
+function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: string, cards: readonly ModelCard[]): string[] {
+  const out: string[] = [
+    "## Accuracy",
+    "",
+    "Accuracy on held-out test examples, in % of scored positions, with its 95% Wilson interval; columns are the " +
+      "task's evaluation settings (for MQAR: sequence length / key-value pairs). **Bold**: best in its column (when more than one ran). " +
+      "`FAIL (status)`: ran and failed (fail, oom, timeout or error); `NA`: not run.",
+  ];
+  for (const t of tables) {
+    out.push("", `### ${taskLabel(t.task)}`, "");
+    const header = ["model", "family", "params", ...(t.columns.length ? t.columns.map((c) => c.label) : ["results"])];
+    const best = t.columns.map((_, i) => bestShown(t.rows.map((r) => okValue(r.cells[i])), percent, true));
+    const body = t.rows.map((r) => [
+      modelCell(r.model, r.anchor, r.card, docsDir, modelsDir),
+      r.card ? cell(r.card.family) : "—",
+      r.card ? grouped(r.card.params) : "—",
+      ...(t.columns.length
+        ? r.cells.map((c, i) => (c ? accuracyText(c, okValue(c) !== undefined && percent(okValue(c)!) === best[i]) : "NA"))
+        : ["NA"]),
+    ]);
+    out.push(table(header, body, ["l", "l", "r"]));
+    const pub = published[t.task];
+    const ours = cards.filter((c) => c.task.id === t.task);
+    if (pub) {
+      out.push("", `#### Published: ${pub.source}, ${link(`arXiv ${pub.arxiv}`, arxivUrl(pub.arxiv))}`, "", pub.summary, "");
+      out.push(
+        table(
+          ["setting", pub.theirs, ...ours.map((c) => cell(c.id))],
+          pub.rows.map((row) => [row.label, cell(row.theirs), ...ours.map((c) => cell(row.ours(c)))]),
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+// ---------- speed ----------
+
+/** Speed metrics in column order; the p90 of decode is folded into the decode cell. */
+const speedMetrics: { metric: Metric; title: string; higherIsBetter: boolean; show: (x: number) => string; alwaysLength: boolean }[] = [
+  { metric: "prefill_tokens_per_s", title: "prefill tok/s", higherIsBetter: true, show: tokensPerS, alwaysLength: true },
+  { metric: "decode_ms_per_token", title: "decode ms/token, median (p90)", higherIsBetter: false, show: ms, alwaysLength: false },
+  { metric: "state_bytes", title: "state", higherIsBetter: false, show: bytes, alwaysLength: false },
+  { metric: "peak_rss_mb", title: "peak RSS MB", higherIsBetter: false, show: megabytes, alwaysLength: false },
+];
+
+function renderSpeed(rows: readonly ResultRow[], cards: readonly ModelCard[], docsDir: string, modelsDir: string): string[] {
+  const speed = rows.filter((r) => r.metric !== "accuracy");
+  if (speed.length === 0) return [];
+  const out: string[] = [
+    "## Speed",
+    "",
+    "Per execution provider (EP). Medians over repeated runs after a warm-up. Prefill: tokens/s for one sequence " +
+      "of the given length (higher is better). Decode: ms per token through `step.onnx`, median and p90 (lower is " +
+      "better). State: recurrent state per sequence. Peak RSS: resident memory of the process. **Bold**: best in its " +
+      "column. `FAIL (status)`: ran and failed; `NA`: not run. Absolute figures hold only for the machine named on the row.",
+  ];
+  for (const ep of unique(speed.map((r) => r.ep)).sort(cmp)) {
+    const mine = speed.filter((r) => r.ep === ep);
+    const find = (model: string, batch: number, metric: Metric, len: number) =>
+      mine.find((r) => r.model === model && r.batch === batch && r.metric === metric && r.seq_len === len);
+    // Columns: one per (metric, length); the length is named when it varies (always for prefill).
+    const columns = speedMetrics.flatMap((m) => {
+      const lens = unique(
+        mine.filter((r) => r.metric === m.metric || (m.metric === "decode_ms_per_token" && r.metric === "decode_ms_per_token_p90")).map((r) => r.seq_len),
+      ).sort(cmp);
+      const named = m.alwaysLength || lens.length > 1;
+      return lens.map((len) => ({ ...m, len, label: named ? `${m.title} @${grouped(len)}` : m.title }));
+    });
+    const keys = unique(mine.map((r) => JSON.stringify([r.model, r.batch])))
+      .map((k) => JSON.parse(k) as [string, number])
+      .sort(byFields((k) => k[0], (k) => k[1]));
+    const best = columns.map((c) =>
+      bestShown(keys.map(([model, batch]) => okValue(find(model, batch, c.metric, c.len))), c.show, c.higherIsBetter),
+    );
+    const body = keys.map(([model, batch]) => {
+      const card = cards.find((c) => c.id === model);
+      const label = modelCell(model, speedAnchor(model, ep, batch), card, docsDir, modelsDir) + (batch === 1 ? "" : ` batch ${batch}`);
+      const cells = columns.map((c, i) => {
+        const row = find(model, batch, c.metric, c.len);
+        const v = okValue(row);
+        let text = v === undefined ? statusText(row) : c.show(v) === best[i] ? `**${c.show(v)}**` : c.show(v);
+        if (c.metric === "decode_ms_per_token") {
+          const p90 = okValue(find(model, batch, "decode_ms_per_token_p90", c.len));
+          if (p90 !== undefined) text += ` (${ms(p90)})`;
+        }
+        return text;
+      });
+      const own = mine.filter((r) => r.model === model && r.batch === batch);
+      const machine = unique(own.map((r) => `${r.host} (${r.cpu}, ${r.cores} cores)`)).sort(cmp).join("; ");
+      const runtime = unique(own.map((r) => `${r.runtime} ${r.runtime_version}`)).sort(cmp).join("; ");
+      return [label, ...cells, cell(machine), cell(runtime)];
+    });
+    out.push("", `### ${ep}`, "");
+    out.push(table(["model", ...columns.map((c) => c.label), "machine", "runtime"], body, ["l", ...columns.map(() => "r" as const)]));
+    if (ep === "cpu") out.push(...renderSpeedReferences(keys.map(([m]) => cards.find((c) => c.id === m)?.family)));
+  }
+  return out;
+}
+
+/** Reference CPU figures for the families on the cpu table (see published.ts). */
+function renderSpeedReferences(families: (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const family of unique(families.filter((f): f is string => f !== undefined)).sort(cmp)) {
+    const ref = speedReferences[family];
+    if (!ref) continue;
+    out.push("", `#### Reference: ${family} on CPU`, "", ref.source, "");
+    const body = ref.rows.map((r) => [
+      cell(r.engine),
+      ...r.values.map((v, i) => (v === null ? "-" : i === ref.decodeColumn ? `${grouped(v)} (${ms(1000 / v)} ms/token)` : grouped(v))),
+    ]);
+    out.push(table(["engine", ...ref.header], body, ["l", ...ref.header.map(() => "r" as const)]));
+  }
+  return out;
+}
+
+// ---------- provenance ----------
+
+function renderProvenance(rows: readonly ResultRow[]): string[] {
+  if (rows.length === 0) return [];
+  const runs = unique(rows.map((r) => r.run_id)).sort(cmp);
+  const body = runs.map((run) => {
+    const own = rows.filter((r) => r.run_id === run);
+    const dates = unique(own.map((r) => r.timestamp.slice(0, 10))).sort(cmp);
+    const list = (f: (r: ResultRow) => string) => cell(unique(own.map(f)).sort(cmp).join("; "));
+    return [
+      `\`${cell(run)}\``,
+      dates.length > 1 ? `${dates[0]} .. ${dates[dates.length - 1]}` : (dates[0] ?? ""),
+      list((r) => (r.git_sha ? `\`${r.git_sha.slice(0, 10)}\`` : "—")),
+      list((r) => `${r.host} (${r.cpu}, ${r.cores} cores)`),
+      list((r) => `${r.runtime} ${r.runtime_version}`),
+      list((r) => r.ep),
+      String(own.length),
+    ];
+  });
+  const out = [
+    "## Provenance",
+    "",
+    "The runs behind every figure above: for each model, task, setting, EP, length, batch and metric the latest " +
+      "ok row, or the latest failure when none ran ok (the merge is `results/leaderboard.csv`).",
+    "",
+    table(["run", "date", "git sha", "machine", "runtime", "EP", "rows"], body, ["l", "l", "l", "l", "l", "l", "r"]),
+  ];
+  const notOk = rows.filter((r) => r.status !== "ok");
+  if (notOk.length > 0) {
+    out.push("", "### Rows not ok", "");
+    for (const r of notOk) {
+      const what = r.metric === "accuracy" ? settingLabel(r.task, r.split) : `${r.metric} @${grouped(r.seq_len)}`;
+      const note = r.note ? `: ${cell(r.note)}` : "";
+      out.push(`- ${cell(r.model)}, ${cell(what)}, ${cell(r.ep)}: ${statusText(r)}${note} (run \`${cell(r.run_id)}\`)`);
+    }
+  }
+  return out;
+}
+
+// ---------- the page ----------
+
+export interface LeaderboardInput {
+  /** Merged rows (see mergeLeaderboard). */
+  rows: readonly ResultRow[];
+  cards: readonly ModelCard[];
+  docsDir: string;
+  modelsDir: string;
+}
+
+/** The generated body of docs/leaderboard.md (between the markers). */
+export function renderLeaderboard({ rows, cards, docsDir, modelsDir }: LeaderboardInput): string {
+  if (rows.length === 0 && cards.length === 0) return "No results yet: train a model, run `pnpm bench`, then `pnpm report`.";
+  return [
+    ...renderAccuracy(accuracyTables(rows, cards), docsDir, modelsDir, cards),
+    "",
+    ...renderSpeed(rows, cards, docsDir, modelsDir),
+    "",
+    ...renderProvenance(rows),
+  ]
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n");
+}
