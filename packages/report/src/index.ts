@@ -5,5 +5,5 @@ export { BEGIN, END, spliceGenerated } from "./markers.ts";
 export { accuracyTables, anchorFor, headline, renderLeaderboard, speedAnchor, type AccuracyTable } from "./leaderboard.ts";
 export { awesomeJson, loadAwesome, renderAwesome, statusCell, type AwesomeData, type AwesomeEntry } from "./awesome.ts";
 export { renderFamily } from "./families.ts";
-export { published, speedReferences } from "./published.ts";
+export { published } from "./published.ts";
 export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";

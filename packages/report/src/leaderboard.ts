@@ -20,7 +20,7 @@ import {
   unique,
   arxivUrl,
 } from "./format.ts";
-import { published, speedReferences } from "./published.ts";
+import { published } from "./published.ts";
 
 // ---------- names, anchors, cells ----------
 
@@ -262,23 +262,6 @@ function renderSpeed(rows: readonly ResultRow[], cards: readonly ModelCard[], do
     });
     out.push("", `### ${ep}`, "");
     out.push(table(["model", ...columns.map((c) => c.label), "machine", "runtime"], body, ["l", ...columns.map(() => "r" as const)]));
-    if (ep === "cpu") out.push(...renderSpeedReferences(keys.map(([m]) => cards.find((c) => c.id === m)?.family)));
-  }
-  return out;
-}
-
-/** Reference CPU figures for the families on the cpu table (see published.ts). */
-function renderSpeedReferences(families: (string | undefined)[]): string[] {
-  const out: string[] = [];
-  for (const family of unique(families.filter((f): f is string => f !== undefined)).sort(cmp)) {
-    const ref = speedReferences[family];
-    if (!ref) continue;
-    out.push("", `#### Reference: ${family} on CPU`, "", ref.source, "");
-    const body = ref.rows.map((r) => [
-      cell(r.engine),
-      ...r.values.map((v, i) => (v === null ? "-" : i === ref.decodeColumn ? `${grouped(v)} (${ms(1000 / v)} ms/token)` : grouped(v))),
-    ]);
-    out.push(table(["engine", ...ref.header], body, ["l", ...ref.header.map(() => "r" as const)]));
   }
   return out;
 }

@@ -52,29 +52,3 @@ export const published: Record<string, PublishedSettings> = {
     ],
   },
 };
-
-export interface SpeedReference {
-  source: string;
-  /** tokens/s as measured; "-" where not measured. */
-  header: string[];
-  rows: { engine: string; values: (number | null)[] }[];
-  /** Index of the decode column (tokens/s), shown also as ms/token to compare with our decode column. */
-  decodeColumn: number;
-}
-
-/** Reference CPU throughput per family, shown under the cpu speed table when the family is on it. */
-export const speedReferences: Record<string, SpeedReference> = {
-  mamba: {
-    source:
-      "Reference measured for ssmbench on a 2-core AMD EPYC (Zen 3, AVX2), 2 threads, medians: random-weight Mamba " +
-      "in Hugging Face format, d_model 128, 2 layers, vocab 8192. llama.cpp (CPU build, fused SSM kernels) is the " +
-      "fastest CPU peer: our decode should beat it and our prefill come close. Figures hold for that machine only.",
-    header: ["prefill 512 (tok/s)", "prefill 2048 (tok/s)", "decode, 128 tokens (tok/s)"],
-    rows: [
-      { engine: "llama.cpp", values: [28691, 28939, 5145] },
-      { engine: "PyTorch eager", values: [7472, 7287, 626] },
-      { engine: "onnxruntime step graph (Python)", values: [null, null, 4334] },
-    ],
-    decodeColumn: 2,
-  },
-};
