@@ -78,6 +78,8 @@ export class Rng {
   /** k distinct indices drawn without replacement with probability proportional to `weights` (like numpy's choice). */
   weightedDistinct(weights: readonly number[], k: number): number[] {
     const w = [...weights];
+    const available = w.filter((x) => x > 0).length;
+    if (k > available) throw new RangeError(`Rng.weightedDistinct: cannot draw ${k} distinct indices from ${available} with positive weight`);
     let total = w.reduce((s, x) => s + x, 0);
     const out: number[] = [];
     for (let i = 0; i < k; i++) {

@@ -27,7 +27,7 @@ import torch
 
 from .common import REPO, build_model, count_params, load_family, load_split
 
-OPSET = 18
+DEFAULT_OPSET = 18  # a family may set ONNX_OPSET in model.py (e.g. 20 for the DFT op of FFT convolutions)
 
 
 class Prefill(torch.nn.Module):
@@ -56,10 +56,10 @@ def _rename_dims(model: onnx.ModelProto, names: dict[str, str]) -> None:
                 d.dim_param = names[d.dim_param]
 
 
-def export_graph(module, args, dynamic_shapes, input_names, output_names, path: Path, dim_names: dict) -> None:
+def export_graph(module, args, dynamic_shapes, input_names, output_names, path: Path, dim_names: dict, opset: int) -> None:
     exported = torch.export.export(module, args, dynamic_shapes=dynamic_shapes, prefer_deferred_runtime_asserts_over_guards=True)
     onnx_program = torch.onnx.export(exported, args, input_names=input_names, output_names=output_names, dynamo=True,
-                                     opset_version=OPSET, external_data=False, verbose=False)
+                                     opset_version=opset, external_data=False, verbose=False)
     onnx_program.optimize()
     model = onnx_program.model_proto
     # The exporter's intermediate shapes can be wrong for dynamic lengths; onnxruntime infers its own (export-notes).
@@ -84,15 +84,14 @@ def ort_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def check_parity(model, prefill_path: Path, step_path: Path, ids: np.ndarray, n_states: int) -> dict:
+def check_parity(model, prefill_path: Path, step_path: Path, ids: np.ndarray) -> dict:
     """max |ORT prefill - torch| over logits and final states; max |ORT steps - ORT prefill| over logits."""
     pre, stp = ort_session(prefill_path), ort_session(step_path)
     ort_out = pre.run(None, {"input_ids": ids})
     with torch.no_grad():
         torch_out = model(torch.from_numpy(ids))
     prefill_vs_torch = max(float(np.abs(o - t.numpy()).max()) for o, t in zip(ort_out, torch_out))
-    past = [np.zeros(s.shape, np.float32) for s in ort_out[1:]]
-    past = [np.zeros_like(p) for p in past]
+    past = [p.numpy() for p in model.init_state(ids.shape[0])]  # zero state (growing caches start empty)
     names = [i.name for i in stp.get_inputs()]
     step_logits = []
     for t in range(ids.shape[1]):
@@ -155,27 +154,35 @@ def main(argv=None):
     model = build_model(family, last["config"], last["vocab"]).eval()
     model.load_state_dict(torch.load(args.run[-1] / "best.pt", map_location="cpu"))
     spec = model.state_spec()
+    opset = getattr(family, "ONNX_OPSET", DEFAULT_OPSET)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
 
-    # Export: dynamic batch and seq for prefill, dynamic batch for step.
+    # Export: dynamic batch and seq for prefill; for step, dynamic batch and any symbolic state axis (past_seq).
     batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
+    dims = {"batch": batch}
+
+    def state_dims(s):
+        return {a: dims.setdefault(d, torch.export.Dim(d, min=1, max=1 << 20)) for a, d in enumerate(s["shape"]) if isinstance(d, str)}
     ex_ids = torch.randint(0, last["vocab"], (2, 40))
     names_in = [f"past_{s['name']}" for s in spec]
     names_out = ["logits", *[f"present_{s['name']}" for s in spec]]
     with tempfile.TemporaryDirectory() as tmp:
         pre_tmp, step_tmp = Path(tmp) / "prefill.onnx", Path(tmp) / "step.onnx"
         export_graph(Prefill(model), (ex_ids.clone(),), ({0: batch, 1: seq},), ["input_ids"], names_out, pre_tmp,
-                     {("input_ids", 0): "batch", ("input_ids", 1): "seq"})
-        past = tuple(p.clone() for p in model.init_state(2))
-        export_graph(Step(model), (ex_ids[:, :1].clone(), *past), ({0: batch}, tuple({0: batch} for _ in past)),  # *past nests
-                     ["input_ids", *names_in], names_out, step_tmp, {("input_ids", 0): "batch"})
+                     {("input_ids", 0): "batch", ("input_ids", 1): "seq"}, opset)
+        # Example state: a prefill's final state, so growing caches (past_seq) are non-empty at trace time.
+        with torch.no_grad():
+            past = tuple(p.clone() for p in model(ex_ids[:, :5].clone())[1:])
+        step_names = {("input_ids", 0): "batch", **{(f"past_{s['name']}", a): d for s in spec for a, d in enumerate(s["shape"]) if isinstance(d, str)}}
+        export_graph(Step(model), (ex_ids[:, :1].clone(), *past), ({0: batch}, tuple(state_dims(s) for s in spec)),  # *past nests
+                     ["input_ids", *names_in], names_out, step_tmp, step_names, opset)
 
         # Parity on real task inputs (a few valid examples) and a short random batch.
         valid_x, _, _ = load_split(args.data, "valid")
         parity = {"prefill_vs_torch": 0.0, "step_vs_prefill": 0.0}
         for ids in (valid_x[:2].numpy(), np.random.default_rng(args.seed).integers(0, last["vocab"], (3, 17))):
-            p = check_parity(model, pre_tmp, step_tmp, ids.astype(np.int64), len(spec))
+            p = check_parity(model, pre_tmp, step_tmp, ids.astype(np.int64))
             parity = {k: max(parity[k], p[k]) for k in parity}
         print(json.dumps({"parity": parity}), flush=True)
         if max(parity.values()) > args.tolerance:
@@ -192,8 +199,11 @@ def main(argv=None):
 
     files = [{"path": n, "sha256": sha256(out / n), "bytes": (out / n).stat().st_size}
              for n in ("prefill.onnx", "step.onnx", "golden.json", "train-log.csv")]
-    state_bytes = sum(4 * int(np.prod(s["shape"][1:])) for s in spec)
     task = last["task"]
+    # Bytes of state per sequence; growing caches (past_seq) are counted at the trained length.
+    at = int(task["params"].get("seq_len", 0)) or None
+    state_bytes = sum(4 * int(np.prod([at if d == "past_seq" else d for d in s["shape"][1:]])) for s in spec)
+    grows = any("past_seq" in s["shape"] for s in spec)
     card = {
         "id": args.id or f"{family.FAMILY}-{task['id']}",
         "family": family.FAMILY,
@@ -206,8 +216,9 @@ def main(argv=None):
         "params": count_params(model),
         "states": spec,
         "stateBytesPerSequence": state_bytes,
+        **({"stateBytesAt": at} if grows else {}),
         "files": files,
-        "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
+        "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": opset,
                    "exporter": "torch.export + torch.onnx.export(dynamo=True)", "onnxruntime_check": ort.__version__,
                    "host": platform.machine()},
         "training": {

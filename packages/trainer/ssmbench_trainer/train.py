@@ -47,8 +47,10 @@ def evaluate(model, inputs, targets, batch: int, device) -> float:
 def param_groups(model, weight_decay: float):
     """Decay matrices only; norms, biases, A_log, D and other vectors are not decayed (as in the Mamba code)."""
     decay, rest = [], []
-    for p in model.parameters():
-        (decay if p.ndim >= 2 else rest).append(p)
+    for name, p in model.named_parameters():
+        # A_log is 2-D but is not a weight matrix: Mamba marks it (and D) _no_weight_decay.
+        no_decay = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or name.rsplit(".", 1)[-1] in ("A_log", "D")
+        (rest if no_decay else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
