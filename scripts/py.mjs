@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const venv = join(root, ".venv", "bin", "python");
 const python = process.env.SSMBENCH_PYTHON ?? (existsSync(venv) ? venv : "python3");
-const r = spawnSync(python, process.argv.slice(2), { stdio: "inherit" });
+// Family tests import the shared contract checks (ssmbench_trainer.contract) from packages/trainer.
+const PYTHONPATH = [join(root, "packages", "trainer"), process.env.PYTHONPATH].filter(Boolean).join(":");
+const r = spawnSync(python, process.argv.slice(2), { stdio: "inherit", env: { ...process.env, PYTHONPATH } });
 if (r.error) {
   console.error(`ssmbench: cannot run Python (${python}): ${r.error.message}. Create the venv: python3 -m venv .venv && .venv/bin/pip install -r packages/trainer/requirements.txt`);
   process.exit(2);

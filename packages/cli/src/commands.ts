@@ -7,6 +7,7 @@ import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, re
 import { listBackends } from "@ssmbench/runtime";
 import { writeSplit } from "@ssmbench/tasks";
 import { runPython } from "./python.ts";
+import { scaffoldModel } from "./scaffold.ts";
 
 export interface BenchArgs {
   model: string;
@@ -150,4 +151,14 @@ function parseJson(text: string, flag: string): Record<string, unknown> {
   } catch (e) {
     throw new UserError(`${flag} must be a JSON object: ${(e as Error).message}`, `e.g. ${flag} '{"d_model": 64}'`);
   }
+}
+
+export function newModelCommand(root: string, a: { name: string; title?: string }): void {
+  const dir = scaffoldModel(join(root, "packages"), a.name, a.title);
+  console.log(`created ${dir}: model.py (a working example mixer to replace), test_model.py, src/index.ts (manifest)
+next:
+  pnpm install                                  # link the new package into the workspace
+  pnpm --filter @ssmbench/model-${a.name} test   # the contract checks pass on the example mixer
+  edit model.py (see its docstring and docs/adding-a-model.md), then
+  pnpm train --model ${a.name} --task mqar && pnpm bench --model ${a.name}`);
 }

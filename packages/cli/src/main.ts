@@ -4,7 +4,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { UserError } from "@ssmbench/core";
 import { findRepoRoot } from "@ssmbench/runner";
-import { benchCommand, dataCommand, exportCommand, listCommand, reportCommand, trainCommand } from "./commands.ts";
+import { benchCommand, dataCommand, exportCommand, listCommand, newModelCommand, reportCommand, trainCommand } from "./commands.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const root = findRepoRoot();
@@ -61,6 +61,12 @@ export async function main(argv: string[]): Promise<number> {
             .option("id", { type: "string" }),
         (a) => exportCommand(root, { ...a, run: a.run.map(String) }),
       )
+      .command(
+        "new-model <name>",
+        "scaffold packages/model-<name>/ (model.py, tests, manifest); found by the harness with no other edit",
+        (y) => y.positional("name", { type: "string", demandOption: true }).option("title", { type: "string", desc: "the family's full name" }),
+        (a) => newModelCommand(root, { name: a.name!, title: a.title }),
+      )
       .command("report", "regenerate docs/ from results/ and models/", (y) => y.option("check", { type: "boolean", default: false, desc: "fail if docs/ is stale" }), (a) => reportCommand(root, a.check))
       .command("list", "model families, checkpoints, tasks and execution providers", (y) => y.option("models-dir", { type: "string", default: "models" }), (a) => listCommand(root, a["models-dir"]))
       .command(
@@ -76,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("out", { type: "string", demandOption: true }),
         (a) => dataCommand(root, a),
       )
-      .demandCommand(1, "name a command: bench, train, export, report, list, data")
+      .demandCommand(1, "name a command: bench, train, export, new-model, report, list, data")
       .fail((msg, err) => {
         throw err ?? new UserError(msg, "see --help");
       })
