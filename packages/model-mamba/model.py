@@ -17,8 +17,7 @@ One deviation, shared by every path (sequential, chunked, step) so they agree ex
 dt*A is clamped at >= -80/Q (Q the chunk length). It keeps exp(-cumsum) finite inside a chunk of the parallel
 form (float32 holds exp(80)); at init dt*A >= -1.6, far above the floor (-2.5 at Q=32).
 
-Contract (packages/trainer): Model(config).forward(input_ids, *past) -> (logits, *present);
-init_state(batch) -> list of zero tensors; state_spec() -> the card's state list; hidden(ids) and head(h).
+The LM shell (embedding, residual blocks, tied head, prefill/step contract) is ssmbench_trainer.lm.CausalLM.
 """
 from __future__ import annotations
 
@@ -27,6 +26,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ssmbench_trainer.lm import CausalLM, state
 
 FAMILY = "mamba"
 VARIANT = "mamba-1 (S6)"
@@ -40,16 +41,6 @@ DEFAULT_CONFIG = {
     "chunk": 32,
     "scan_levels": 16,
 }
-
-class RMSNorm(nn.Module):
-    def __init__(self, d: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(d))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
 
 def chunk_scan(G, E, levels: int):
     """Inclusive scan over chunks of h_c = exp(G_c) * h_{c-1} + E_c (G, E: [B, C, D, N]), h_{-1} = 0.
@@ -109,8 +100,11 @@ class MambaMixer(nn.Module):
         return torch.clamp(dt.unsqueeze(-1) * A, min=self.log_decay_floor)
 
     # --- full sequence from the zero state ------------------------------------------------------------------
+    def state_spec(self, layer: int):
+        return [state("conv", layer, self.d_inner, self.d_conv - 1), state("ssm", layer, self.d_inner, self.d_state)]
+
     def forward(self, u):
-        """u [B, T, d_model] -> (out [B, T, d_model], conv_state [B, d_inner, d_conv-1], ssm_state [B, d_inner, d_state])."""
+        """u [B, T, d_model] -> (out [B, T, d_model], [conv [B, d_inner, d_conv-1], ssm [B, d_inner, d_state]])."""
         x, z = self.in_proj(u).chunk(2, dim=-1)
         xp = F.pad(x.transpose(1, 2), (self.d_conv - 1, 0))  # left zero pad = causal conv from the zero state
         conv_state = xp[:, :, -(self.d_conv - 1):]
@@ -118,7 +112,7 @@ class MambaMixer(nn.Module):
         dt, B, C = self._project(x)
         y, ssm_state = self._scan_chunked(x, dt, B, C)
         y = y + x * self.D
-        return self.out_proj(y * F.silu(z)), conv_state, ssm_state
+        return self.out_proj(y * F.silu(z)), [conv_state, ssm_state]
 
     def _scan_chunked(self, x, dt, B, C):
         """Selective scan as a chunked parallel scan made of plain ops.
@@ -147,94 +141,25 @@ class MambaMixer(nn.Module):
         last = h.reshape(Bsz, n_chunks * Q, D, N).index_select(1, keep[-1:]).squeeze(1)
         return y, last
 
-    def forward_sequential(self, u):
-        """Naive reference: the recurrence one token at a time (tests only)."""
-        Bsz, T, _ = u.shape
-        conv = u.new_zeros(Bsz, self.d_inner, self.d_conv - 1)
-        ssm = u.new_zeros(Bsz, self.d_inner, self.d_state)
-        outs = []
-        for t in range(T):
-            o, conv, ssm = self.step(u[:, t], conv, ssm)
-            outs.append(o)
-        return torch.stack(outs, 1), conv, ssm
-
     # --- one token ----------------------------------------------------------------------------------------
-    def step(self, u, conv_state, ssm_state):
-        """u [B, d_model]; conv_state [B, d_inner, d_conv-1]; ssm_state [B, d_inner, d_state]."""
+    def step(self, u, states):
+        """u [B, d_model]; states [conv [B, d_inner, d_conv-1], ssm [B, d_inner, d_state]]."""
+        conv_state, ssm_state = states
         x, z = self.in_proj(u).chunk(2, dim=-1)
         window = torch.cat([conv_state, x.unsqueeze(-1)], dim=-1)          # [B, d_inner, d_conv]
         x = F.silu((window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias)
         dt, B, C = self._project(x)
         ssm_state = torch.exp(self._log_decay(dt)) * ssm_state + (dt * x).unsqueeze(-1) * B.unsqueeze(1)
         y = (ssm_state * C.unsqueeze(1)).sum(-1) + self.D * x
-        return self.out_proj(y * F.silu(z)), window[:, :, 1:], ssm_state
+        return self.out_proj(y * F.silu(z)), [window[:, :, 1:], ssm_state]
 
 
-class Block(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.norm = RMSNorm(cfg["d_model"])
-        self.mixer = MambaMixer(cfg["d_model"], cfg["d_state"], cfg["d_conv"], cfg["expand"], cfg["chunk"], cfg["scan_levels"])
+class Model(CausalLM):
+    """Mamba blocks (each an S6 mixer in a pre-norm residual, no MLP) in the shared LM shell."""
 
-
-class Model(nn.Module):
     def __init__(self, config: dict, vocab: int):
-        super().__init__()
-        self.config = {**DEFAULT_CONFIG, **config}
-        self.vocab = vocab
-        d = self.config["d_model"]
-        self.embedding = nn.Embedding(vocab, d)
-        nn.init.normal_(self.embedding.weight, std=0.02)
-        self.layers = nn.ModuleList([Block(self.config) for _ in range(self.config["n_layers"])])
-        self.norm_f = RMSNorm(d)
-
-    # contract -------------------------------------------------------------------------------------------------
-    def state_spec(self):
-        c = self.config
-        d_inner = c["expand"] * c["d_model"]
-        spec = []
-        for i in range(c["n_layers"]):
-            spec.append({"name": f"conv.{i}", "kind": "conv", "layer": i, "shape": ["batch", d_inner, c["d_conv"] - 1], "dtype": "float32", "init": "zeros"})
-            spec.append({"name": f"ssm.{i}", "kind": "ssm", "layer": i, "shape": ["batch", d_inner, c["d_state"]], "dtype": "float32", "init": "zeros"})
-        return spec
-
-    def init_state(self, batch: int, device=None):
-        return [torch.zeros([batch, *s["shape"][1:]], device=device) for s in self.state_spec()]
-
-    def head(self, h):
-        return h @ self.embedding.weight.t()
-
-    def hidden(self, input_ids):
-        """Final normed hidden states [B, T, d] of a full sequence from the zero state (training path)."""
-        return self._prefill(input_ids)[0]
-
-    def _prefill(self, input_ids):
-        h = self.embedding(input_ids)
-        states = []
-        for layer in self.layers:
-            out, conv, ssm = layer.mixer(layer.norm(h))
-            h = h + out
-            states += [conv, ssm]
-        return self.norm_f(h), states
-
-    def forward(self, input_ids, *past):
-        """Without past: prefill [B, T] from the zero state. With past: one step, input_ids [B, 1]."""
-        if not past:
-            h, states = self._prefill(input_ids)
-            return (self.head(h), *states)
-        h = self.embedding(input_ids[:, 0])
-        present = []
-        for i, layer in enumerate(self.layers):
-            out, conv, ssm = layer.mixer.step(layer.norm(h), past[2 * i], past[2 * i + 1])
-            h = h + out
-            present += [conv, ssm]
-        return (self.head(self.norm_f(h)).unsqueeze(1), *present)
-
-    def forward_sequential(self, input_ids):
-        """Naive reference for tests: token by token through the recurrence."""
-        past = self.init_state(input_ids.shape[0], input_ids.device)
-        logits = []
-        for t in range(input_ids.shape[1]):
-            lg, *past = self.forward(input_ids[:, t : t + 1], *past)
-            logits.append(lg)
-        return (torch.cat(logits, 1), *past)
+        c = {**DEFAULT_CONFIG, **config}
+        layers = [[MambaMixer(c["d_model"], c["d_state"], c["d_conv"], c["expand"], c["chunk"], c["scan_levels"])]
+                  for _ in range(c["n_layers"])]
+        super().__init__(vocab, c["d_model"], layers)
+        self.config = c

@@ -219,10 +219,10 @@ def test_param_groups_decay_matrices_only(family):
             assert p.ndim >= 2, n
     # All vectors stay undecayed: norms, biases, D, and also A_log (2-D, but a parameter of the dynamics).
     assert all(model.get_parameter(n).ndim < 2 or n.endswith("A_log") for n in kept)
-    assert {"embedding.weight", "layers.0.mixer.in_proj.weight", "layers.0.mixer.conv1d.weight",
-            "layers.0.mixer.x_proj.weight", "layers.0.mixer.dt_proj.weight", "layers.1.mixer.out_proj.weight"} <= decayed
-    assert {"norm_f.weight", "layers.0.norm.weight", "layers.0.mixer.conv1d.bias", "layers.0.mixer.dt_proj.bias",
-            "layers.0.mixer.D", "layers.0.mixer.A_log", "layers.1.mixer.A_log"} <= kept
+    assert {"embedding.weight", "layers.0.0.fn.in_proj.weight", "layers.0.0.fn.conv1d.weight",
+            "layers.0.0.fn.x_proj.weight", "layers.0.0.fn.dt_proj.weight", "layers.1.0.fn.out_proj.weight"} <= decayed
+    assert {"norm_f.weight", "layers.0.0.norm.weight", "layers.0.0.fn.conv1d.bias", "layers.0.0.fn.dt_proj.bias",
+            "layers.0.0.fn.D", "layers.0.0.fn.A_log", "layers.1.0.fn.A_log"} <= kept
 
     # Generic modules: a Linear's weight decays, its bias and a LayerNorm do not; _no_weight_decay is honoured.
     net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3), torch.nn.Linear(3, 2, bias=False))
