@@ -3,6 +3,7 @@
 import { basename } from "node:path";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
 import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
@@ -117,7 +118,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           try {
             const t = await prefillTiming(driver, card.vocab, L, 1, timing);
             bytes = stateBytes(driver.state!, 1);
-            emit({ ...k, task_version: "-", value: (L * 1000) / t.median, ci_low: (L * 1000) / t.high, ci_high: (L * 1000) / t.low, n: t.n, status: "ok", note: `median of ${t.n} runs after warm-up; ${t.median.toFixed(1)} ms per prefill` });
+            emit({ ...k, task_version: "-", value: (L * 1000) / t.median, ci_low: (L * 1000) / t.high, ci_high: (L * 1000) / t.low, n: t.n, status: "ok", note: `median of ${t.n} runs after warm-up; ${t.median.toFixed(1)} ms per prefill; ${load()}` });
           } catch (e) {
             emit({ ...k, task_version: "-", value: null, n: 0, status: statusOf(e), note: oneLine(e) });
           }
@@ -128,7 +129,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         if (!done({ ...dk, metric: "decode_ms_per_token" })) {
           try {
             const t = await decodeTiming(driver, card.vocab, context, steps, o.quick ? 8 : 32);
-            const note = `${t.n} steps after a ${context}-token prefill`;
+            const note = `${t.n} steps after a ${context}-token prefill; ${load()}`;
             emit({ ...dk, task_version: "-", metric: "decode_ms_per_token", value: t.median, ci_low: t.low, ci_high: t.high, n: t.n, status: "ok", note });
             emit({ ...dk, task_version: "-", metric: "decode_ms_per_token_p90", value: t.p90, n: t.n, status: "ok", note });
             bytes = stateBytes(driver.state!, 1);
@@ -152,6 +153,9 @@ function statusOf(e: unknown): RowStatus {
   if ((e as Error)?.name === "NonFiniteError") return "fail";
   return "error";
 }
+
+/** The machine's 1-minute load average, kept with each timing: other work on the machine slows it. */
+const load = () => `load average ${loadavg()[0]!.toFixed(2)} (${availableParallelism()} cores)`;
 
 const oneLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
 

@@ -74,7 +74,7 @@ describe("bad input: exit 2, a clear message, nothing written", () => {
     expect(readdirSync(out)).toEqual([]);
   };
 
-  it("unknown model lists the known ones", () => refused(["bench", "--model", "mambo"], /unknown model "mambo".*families: mamba.*checkpoints: .*mamba-mqar/s));
+  it("unknown model lists the known ones", () => refused(["bench", "--model", "mambo"], /unknown model "mambo".*families: .*mamba.*checkpoints: .*mamba-mqar/s));
   it("unknown task lists the known ones", () => refused(["bench", "--model", "mamba", "--task", "nope"], /unknown task "nope".*known tasks: mqar/s));
   it("an EP that is not here lists those that are", () => refused(["bench", "--model", "mamba", "--ep", "cuda"], /cuda.*available here: cpu, wasm/s));
   it("an unknown EP is named", () => refused(["bench", "--model", "mamba", "--ep", "tpu"], /tpu/));
@@ -85,7 +85,7 @@ describe("bad input: exit 2, a clear message, nothing written", () => {
     cpSync(join(root, "models", "mamba-mqar"), join(models, "mamba-mqar"), { recursive: true });
     const f = join(models, "mamba-mqar", "step.onnx");
     const bytes = readFileSync(f);
-    bytes[bytes.length >> 1] ^= 0xff;
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     writeFileSync(f, bytes);
     refused(["bench", "--model", "mamba", "--models-dir", models], /mamba-mqar: step\.onnx is corrupt.*re-export/s);
   });
@@ -118,4 +118,9 @@ it("pnpm list shows families, checkpoints, tasks and EPs", () => {
   expect(r.out).toMatch(/mamba-mqar/);
   expect(r.out).toMatch(/cpu\s+available/);
   expect(existsSync(join(root, "models", "mamba-mqar", "card.json"))).toBe(true);
+});
+
+it("docs/ is up to date with results/ and models/ (pnpm report --check)", () => {
+  const r = ssmbench(["report", "--check"]);
+  expect(r.code, r.out + r.err).toBe(0);
 });
