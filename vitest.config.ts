@@ -7,7 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@ssmbench/source"] } },
   test: {
     include: ["src/**/*.test.ts"],
-    testTimeout: 60_000,
+    // generous: end-to-end tests spawn the CLI and Python, and CI machines have 2 cores
+    testTimeout: 240_000,
     hookTimeout: 120_000,
   },
 });

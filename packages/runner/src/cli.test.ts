@@ -12,7 +12,7 @@ const root = findRepoRoot(import.meta.dirname);
 const tsx = join(root, "node_modules", ".bin", "tsx");
 
 function ssmbench(args: string[]) {
-  const r = spawnSync(tsx, ["--conditions=@ssmbench/source", join(root, "packages/cli/src/main.ts"), ...args], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(tsx, ["--conditions=@ssmbench/source", join(root, "packages/cli/src/main.ts"), ...args], { cwd: root, encoding: "utf8", timeout: 230_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const tmp = () => mkdtempSync(join(tmpdir(), "ssmbench-"));
