@@ -155,7 +155,7 @@ function parseJson(text: string, flag: string): Record<string, unknown> {
 
 export function newModelCommand(root: string, a: { name: string; title?: string }): void {
   const dir = scaffoldModel(join(root, "packages"), a.name, a.title);
-  console.log(`created ${dir}: model.py (a working example mixer to replace), test_model.py, src/index.ts (manifest)
+  console.log(`created ${dir}: model.py (a working example mixer to replace), test_model.py, src/index.ts (manifest, checked against model.py by the runner tests)
 next:
   pnpm install                                  # link the new package into the workspace
   pnpm --filter @ssmbench/model-${a.name} test   # the contract checks pass on the example mixer

@@ -12,7 +12,7 @@ it("scaffolds a family that is discovered and passes the contract checks as gene
   const fake = mkdtempSync(join(tmpdir(), "ssmbench-scaffold-"));
   const packages = join(fake, "packages");
   const dir = scaffoldModel(packages, "toy-ssm", "Toy SSM");
-  for (const f of ["model.py", "test_model.py", "package.json", "tsconfig.json", "src/index.ts", "src/manifest.test.ts"]) expect(existsSync(join(dir, f)), f).toBe(true);
+  for (const f of ["model.py", "test_model.py", "package.json", "tsconfig.json", "src/index.ts"]) expect(existsSync(join(dir, f)), f).toBe(true);
   expect(readFileSync(join(dir, "model.py"), "utf8")).toContain('FAMILY = "toy-ssm"');
   expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name).toBe("@ssmbench/model-toy-ssm");
   expect(discoverFamilies(fake).map((f) => f.name)).toEqual(["toy-ssm"]);
