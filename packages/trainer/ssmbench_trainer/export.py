@@ -207,7 +207,7 @@ def main(argv=None):
     card = {
         "id": args.id or f"{family.FAMILY}-{task['id']}",
         "family": family.FAMILY,
-        "variant": getattr(family, "VARIANT", family.FAMILY),
+        "variant": getattr(model, "variant", None) or getattr(family, "VARIANT", family.FAMILY),
         "paper": family.PAPER,
         "seedEntries": seed_entries(family.FAMILY),
         "task": task,
