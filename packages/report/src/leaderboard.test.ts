@@ -107,3 +107,16 @@ describe("names", () => {
     expect(settingLabel("mqar", "valid@128/8")).toBe("MQAR valid 128/8");
   });
 });
+
+describe("accuracy against model width", () => {
+  it("has a row per family and a column per d_model, linking each cell to its checkpoint's row", () => {
+    const i = md.indexOf("#### MQAR: accuracy against model width");
+    expect(i).toBeGreaterThan(0);
+    const lines = md.slice(i).split("\n").filter((l) => l.startsWith("|"));
+    expect(lines[0]).toBe("| family | d_model 128 |");
+    // best of the column in bold; FAIL and NA kept apart
+    expect(lines.find((l) => l.startsWith("| transformer"))).toBe("| transformer | [**99.9%**](#transformer-mqar) |");
+    expect(lines.find((l) => l.startsWith("| mamba"))).toBe("| mamba | [99.2%](#mamba-mqar) |");
+    expect(lines.find((l) => l.startsWith("| rwkv"))).toMatch(/^\| rwkv \| \[(NA|FAIL \(\w+\))\]\(#rwkv-mqar\) \|$/);
+  });
+});

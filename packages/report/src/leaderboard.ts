@@ -188,6 +188,7 @@ function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: str
         : ["NA"]),
     ]);
     out.push(table(header, body, ["l", "l", "r"]));
+    out.push(...renderWidthTable(t, cards));
     const pub = published[t.task];
     const ours = cards.filter((c) => c.task.id === t.task);
     if (pub) {
@@ -201,6 +202,42 @@ function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: str
     }
   }
   return out;
+}
+
+/**
+ * Zoology's picture: accuracy at the trained setting against model width (d_model), one row per family, when
+ * the task has checkpoints of several widths or families. Each cell links to the checkpoint's row above.
+ */
+function renderWidthTable(t: AccuracyTable, cards: readonly ModelCard[]): string[] {
+  const mine = cards.filter((c) => c.task.id === t.task && typeof c.config.d_model === "number");
+  const widths = unique(mine.map((c) => c.config.d_model as number)).sort((a, b) => a - b);
+  const families = unique(mine.map((c) => c.family)).sort(cmp);
+  if (widths.length < 2 && families.length < 2) return [];
+  const pick = (family: string, width: number) =>
+    mine
+      .filter((c) => c.family === family && c.config.d_model === width)
+      .map((c) => ({ card: c, head: headline(c, [t]) }))
+      .sort(byFields((x) => -(okValue(x.head?.row) ?? -1), (x) => x.card.id))[0];
+  const grid = families.map((f) => widths.map((w) => pick(f, w)));
+  const best = widths.map((_, i) => bestShown(grid.map((r) => okValue(r[i]?.head?.row)), percent, true));
+  const body = families.map((f, fi) => [
+    cell(f),
+    ...grid[fi]!.map((x, i) => {
+      if (!x) return "—";
+      const v = okValue(x.head?.row);
+      const text = v === undefined ? statusText(x.head?.row) : percent(v) === best[i] ? `**${percent(v)}**` : percent(v);
+      return link(text, `#${anchorFor(x.card.id, t.task)}`);
+    }),
+  ]);
+  return [
+    "",
+    `#### ${taskLabel(t.task)}: accuracy against model width`,
+    "",
+    "Accuracy at the setting each checkpoint was trained at, by family (rows) and d_model (columns), as Zoology plots it; " +
+      "`—`: no checkpoint of that width. Each checkpoint's training budget is in its card.",
+    "",
+    table(["family", ...widths.map((w) => `d_model ${w}`)], body, ["l", ...widths.map(() => "r" as const)]),
+  ];
 }
 
 // ---------- speed ----------
