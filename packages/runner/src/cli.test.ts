@@ -16,7 +16,7 @@ function ssmbench(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const tmp = () => mkdtempSync(join(tmpdir(), "ssmbench-"));
-const quick = ["bench", "--model", "mamba", "--quick", "--examples", "40", "--seq-len", "256"];
+const quick = ["bench", "--model", "mamba-mqar", "--quick", "--examples", "40", "--seq-len", "256"];
 
 describe("pnpm bench --quick", () => {
   it("writes ok rows for accuracy and speed on cpu and wasm, and prints a table", () => {
