@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssmbench_trainer.lm import CausalLM, Stateless, state
+from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "hyena"
 VARIANT = "hyena (order 2)"
@@ -465,16 +465,6 @@ def distill(model: "Model", modes: int = 16, fit_len: int | None = None, steps: 
     return out.eval(), errors
 
 
-class MLP(nn.Module):
-    def __init__(self, d_model: int, expand: int):
-        super().__init__()
-        self.fc1 = nn.Linear(d_model, expand * d_model)
-        self.fc2 = nn.Linear(expand * d_model, d_model)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class Model(CausalLM):
     """Per layer: pre-norm Hyena operator, then pre-norm MLP, in the shared LM shell."""
 
@@ -485,6 +475,6 @@ class Model(CausalLM):
                   filter_sin_freq=c["filter_sin_freq"], l_max=c["l_max"], fast_decay_pct=c["fast_decay_pct"],
                   slow_decay_pct=c["slow_decay_pct"], decay_target=c["decay_target"], order=c["order"])
         mixer = (lambda: DistilledHyenaOperator(d, c["modes"], **op)) if c["modes"] else (lambda: HyenaOperator(d, **op))
-        layers = [[mixer(), Stateless(MLP(d, c["mlp_expand"]))] for _ in range(c["n_layers"])]
+        layers = [[mixer(), Stateless(GeluMLP(d, c["mlp_expand"] * d))] for _ in range(c["n_layers"])]
         super().__init__(vocab, d, layers)
         self.config = c

@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssmbench_trainer.lm import CausalLM, Stateless, state
+from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "retnet"
 VARIANT = "retnet (multi-scale retention, xPos-free rotation)"
@@ -239,23 +239,13 @@ class MultiScaleRetention(nn.Module):
         return self._output(u, o), [S]
 
 
-class FFN(nn.Module):
-    def __init__(self, d_model: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(d_model, hidden)
-        self.fc2 = nn.Linear(hidden, d_model)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class Model(CausalLM):
     """RetNet layers (MSR then FFN, each pre-norm residual) in the shared LM shell."""
 
     def __init__(self, config: dict, vocab: int):
         c = {**DEFAULT_CONFIG, **config}
         d = c["d_model"]
-        layers = [[MultiScaleRetention(d, c["n_heads"], c["v_factor"], c["chunk"], c["scan_levels"]), Stateless(FFN(d, c["ffn_factor"] * d))]
+        layers = [[MultiScaleRetention(d, c["n_heads"], c["v_factor"], c["chunk"], c["scan_levels"]), Stateless(GeluMLP(d, c["ffn_factor"] * d))]
                   for _ in range(c["n_layers"])]
         super().__init__(vocab, d, layers, norm=c["norm"])
         self.config = c

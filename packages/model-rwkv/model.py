@@ -244,15 +244,12 @@ class TimeMix6(nn.Module):
         return self._out(y, g), [x, w * S + kv]
 
 
-class ChannelMix6(nn.Module):
-    """Finch channel-mix: xk = x + (x_{t-1} - x) mu_k (same for r); sigmoid(W_r xr) * W_v relu(W_k xk)^2."""
+class ChannelMix(nn.Module):
+    """Channel-mix shared by RWKV-4 and -6: sigmoid(W_r xr) * W_v relu(W_k xk)^2, where xr and xk interpolate
+    between x_t and x_{t-1} (the token shift); subclasses hold the interpolation weights and define _mix."""
 
-    def __init__(self, d_model: int, layer: int, n_layers: int, d_ffn: int):
+    def __init__(self, d_model: int, d_ffn: int):
         super().__init__()
-        r1 = 1.0 - layer / n_layers
-        ddd = torch.arange(d_model, dtype=torch.float32) / d_model
-        self.time_maa_k = _no_wd(nn.Parameter(1.0 - ddd ** r1))
-        self.time_maa_r = _no_wd(nn.Parameter(1.0 - ddd ** r1))
         self.key = nn.Linear(d_model, d_ffn, bias=False)
         self.receptance = nn.Linear(d_model, d_model, bias=False)
         self.value = nn.Linear(d_ffn, d_model, bias=False)
@@ -260,10 +257,8 @@ class ChannelMix6(nn.Module):
             self.receptance.weight.zero_()
             self.value.weight.zero_()
 
-    def _mix(self, x, xprev):
-        xx = xprev - x
-        k = torch.relu(self.key(x + xx * self.time_maa_k)) ** 2
-        return torch.sigmoid(self.receptance(x + xx * self.time_maa_r)) * self.value(k)
+    def _out(self, xk, xr):
+        return torch.sigmoid(self.receptance(xr)) * self.value(torch.relu(self.key(xk)) ** 2)
 
     def state_spec(self, layer: int):
         return [state("shift", layer, self.key.in_features, part="ffn")]
@@ -273,6 +268,21 @@ class ChannelMix6(nn.Module):
 
     def step(self, x, states):
         return self._mix(x, states[0]), [x]
+
+
+class ChannelMix6(ChannelMix):
+    """Finch channel-mix: xk = x + (x_{t-1} - x) mu_k (same for r)."""
+
+    def __init__(self, d_model: int, layer: int, n_layers: int, d_ffn: int):
+        super().__init__(d_model, d_ffn)
+        r1 = 1.0 - layer / n_layers
+        ddd = torch.arange(d_model, dtype=torch.float32) / d_model
+        self.time_maa_k = _no_wd(nn.Parameter(1.0 - ddd ** r1))
+        self.time_maa_r = _no_wd(nn.Parameter(1.0 - ddd ** r1))
+
+    def _mix(self, x, xprev):
+        xx = xprev - x
+        return self._out(x + xx * self.time_maa_k, x + xx * self.time_maa_r)
 
 
 # ==================================================================================================================
@@ -405,35 +415,19 @@ class TimeMix4(nn.Module):
         return self.output(r * wkv), [x, a / b, torch.ones_like(b), pn + torch.log(b)]
 
 
-class ChannelMix4(nn.Module):
+class ChannelMix4(ChannelMix):
     """RWKV-4 channel-mix; names and shapes follow transformers' RwkvFeedForward."""
 
     def __init__(self, d_model: int, layer: int, n_layers: int, d_ffn: int):
-        super().__init__()
+        super().__init__(d_model, d_ffn)
         r1 = 1.0 - layer / n_layers
         ddd = (torch.arange(d_model, dtype=torch.float32) / d_model).view(1, 1, d_model)
         self.time_mix_key = _no_wd(nn.Parameter(ddd ** r1))
         self.time_mix_receptance = _no_wd(nn.Parameter(ddd ** r1))
-        self.key = nn.Linear(d_model, d_ffn, bias=False)
-        self.receptance = nn.Linear(d_model, d_model, bias=False)
-        self.value = nn.Linear(d_ffn, d_model, bias=False)
-        with torch.no_grad():
-            self.receptance.weight.zero_()
-            self.value.weight.zero_()
 
     def _mix(self, x, xprev):
         mk, mr = self.time_mix_key.view(-1), self.time_mix_receptance.view(-1)
-        k = torch.relu(self.key(x * mk + xprev * (1 - mk))) ** 2
-        return torch.sigmoid(self.receptance(x * mr + xprev * (1 - mr))) * self.value(k)
-
-    def state_spec(self, layer: int):
-        return [state("shift", layer, self.key.in_features, part="ffn")]
-
-    def forward(self, x):
-        return self._mix(x, token_shift(x)), [x[:, -1]]
-
-    def step(self, x, states):
-        return self._mix(x, states[0]), [x]
+        return self._out(x * mk + xprev * (1 - mk), x * mr + xprev * (1 - mr))
 
 
 class Model(CausalLM):

@@ -44,6 +44,18 @@ class Stateless(nn.Module):
         return []
 
 
+class GeluMLP(nn.Module):
+    """Position-wise W_2 GELU(W_1 x) (wrap it in Stateless to use it as a sub-layer)."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, hidden)
+        self.fc2 = nn.Linear(hidden, d_model)
+
+    def forward(self, x):
+        return self.fc2(torch.nn.functional.gelu(self.fc1(x)))
+
+
 class Residual(nn.Module):
     def __init__(self, d: int, fn: nn.Module, norm: str = "rms"):
         super().__init__()
