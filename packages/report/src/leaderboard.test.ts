@@ -103,6 +103,7 @@ describe("names", () => {
   it("anchors and settings", () => {
     expect(anchorFor("mamba-mqar", "mqar")).toBe("mamba-mqar");
     expect(anchorFor("mamba-small", "mqar")).toBe("mamba-small-mqar");
+    expect(anchorFor("mamba-mqar-d128", "mqar")).toBe("mamba-mqar-d128");
     expect(settingLabel("mqar", "test@128/8")).toBe("MQAR 128/8");
     expect(settingLabel("mqar", "valid@128/8")).toBe("MQAR valid 128/8");
   });

@@ -29,9 +29,9 @@ export function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 }
 
-/** Anchor of a model's accuracy row: its id when the id already names the task (mamba-mqar), else id-task. */
+/** Anchor of a model's accuracy row: its id when the id already names the task (mamba-mqar, mamba-mqar-d128), else id-task. */
 export function anchorFor(model: string, task: string): string {
-  return slug(model === task || model.endsWith(`-${task}`) ? model : `${model}-${task}`);
+  return slug(model.split("-").includes(task) ? model : `${model}-${task}`);
 }
 
 /** Anchor of a model's row in the speed table of one EP. */
