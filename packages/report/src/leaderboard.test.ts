@@ -121,3 +121,22 @@ describe("accuracy against model width", () => {
     expect(lines.find((l) => l.startsWith("| rwkv"))).toMatch(/^\| rwkv \| \[(NA|FAIL \(\w+\))\]\(#rwkv-mqar\) \|$/);
   });
 });
+
+describe("speed against attention", () => {
+  it("divides only rows of the same run and EP, attention of the same width as the baseline", () => {
+    const i = md.indexOf("#### cpu: speed against attention");
+    expect(i).toBeGreaterThan(0);
+    const section = md.slice(i).split("\n");
+    const end = section.findIndex((l, k) => k > 0 && l.startsWith("#"));
+    const lines = section.slice(0, end < 0 ? undefined : end).filter((l) => l.startsWith("|"));
+    const mamba = lines.find((l) => l.startsWith("| mamba-mqar"))!;
+    expect(mamba).toContain("| transformer-mqar | `2025-02-01-b` |");
+    // decode: attention 0.35 ms over mamba 0.21 ms in the same run
+    expect(mamba.trimEnd().endsWith(`| ${(0.35 / 0.21).toFixed(2)}x |`)).toBe(true);
+    // no ratio from the older run, which has no attention rows
+    expect(lines.some((l) => l.includes("2025-01-10-a"))).toBe(false);
+    // the attention baseline is not compared with itself, and wasm (no attention rows) gets no ratio table
+    expect(lines.some((l) => l.startsWith("| transformer-mqar"))).toBe(false);
+    expect(md).not.toContain("#### wasm: speed against attention");
+  });
+});

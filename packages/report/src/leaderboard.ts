@@ -299,8 +299,55 @@ function renderSpeed(rows: readonly ResultRow[], cards: readonly ModelCard[], do
     });
     out.push("", `### ${ep}`, "");
     out.push(table(["model", ...columns.map((c) => c.label), "machine", "runtime"], body, ["l", ...columns.map(() => "r" as const)]));
+    out.push(...renderRatios(mine, cards, ep));
   }
   return out;
+}
+
+/** The family every speed claim of the field is made against. */
+export const ATTENTION_FAMILY = "transformer";
+
+/**
+ * Speed-ups over attention: each checkpoint against the attention checkpoint of the same task and width, using
+ * only rows of the same run and EP (timings from different runs or machines are never divided).
+ * Prefill: tokens/s ratio; decode: ms/token ratio (attention / model), so > 1 means faster than attention.
+ */
+function renderRatios(mine: readonly ResultRow[], cards: readonly ModelCard[], ep: string): string[] {
+  const baselineOf = (card: ModelCard) =>
+    cards.find((c) => c.family === ATTENTION_FAMILY && c.task.id === card.task.id && c.config.d_model === card.config.d_model);
+  const one = (model: string, run: string, metric: Metric, len: number) =>
+    okValue(mine.find((r) => r.model === model && r.run_id === run && r.batch === 1 && r.metric === metric && r.seq_len === len));
+  const lens = unique(mine.filter((r) => r.metric === "prefill_tokens_per_s").map((r) => r.seq_len)).sort(cmp);
+  const decodeLens = unique(mine.filter((r) => r.metric === "decode_ms_per_token").map((r) => r.seq_len)).sort(cmp);
+  const body: string[][] = [];
+  for (const card of [...cards].sort(byFields((c) => c.id))) {
+    const base = baselineOf(card);
+    if (!base || card.family === ATTENTION_FAMILY) continue;
+    for (const run of unique(mine.filter((r) => r.model === card.id).map((r) => r.run_id)).sort(cmp)) {
+      const ratio = (metric: Metric, len: number, invert: boolean) => {
+        const a = one(card.id, run, metric, len);
+        const b = one(base.id, run, metric, len);
+        return a === undefined || b === undefined ? "—" : `${(invert ? b / a : a / b).toFixed(2)}x`;
+      };
+      const cells = [...lens.map((L) => ratio("prefill_tokens_per_s", L, false)), ...decodeLens.map((L) => ratio("decode_ms_per_token", L, true))];
+      if (cells.every((c) => c === "—")) continue;
+      body.push([cell(card.id), cell(base.id), `\`${cell(run)}\``, ...cells]);
+    }
+  }
+  if (body.length === 0) return [];
+  return [
+    "",
+    `#### ${ep}: speed against attention`,
+    "",
+    "Each checkpoint against the attention baseline of the same task and width, from rows of the same run on this EP: " +
+      "prefill tokens/s ratio, and decode speed-up (attention ms/token over the model's). Above 1x: faster than attention.",
+    "",
+    table(
+      ["model", "attention baseline", "run", ...lens.map((L) => `prefill @${grouped(L)}`), ...decodeLens.map((L) => `decode @${grouped(L)}`)],
+      body,
+      ["l", "l", "l", ...lens.map(() => "r" as const), ...decodeLens.map(() => "r" as const)],
+    ),
+  ];
 }
 
 // ---------- provenance ----------
