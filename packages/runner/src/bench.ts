@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { UserError, didYouMean, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
 import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
@@ -42,7 +42,7 @@ export interface BenchResult {
 
 export function taskOf(id: string): TaskDef<any> {
   const t = (tasks as Record<string, TaskDef<any>>)[id];
-  if (!t) throw new UserError(`unknown task "${id}"`, `known tasks: ${Object.keys(tasks).join(", ")}`);
+  if (!t) throw new UserError(`unknown task "${id}"${didYouMean(id, Object.keys(tasks))}`, `known tasks: ${Object.keys(tasks).join(", ")}`);
   return t;
 }
 

@@ -74,10 +74,12 @@ describe("bad input: exit 2, a clear message, nothing written", () => {
     expect(readdirSync(out)).toEqual([]);
   };
 
-  it("unknown model lists the known ones", () => refused(["bench", "--model", "mambo"], /unknown model "mambo".*families: .*mamba.*checkpoints: .*mamba-mqar/s));
+  it("unknown model lists the known ones", () => refused(["bench", "--model", "mambo"], /unknown model "mambo" \(did you mean "mamba"\?\).*families: .*mamba.*checkpoints: .*mamba-mqar/s));
   it("unknown task lists the known ones", () => refused(["bench", "--model", "mamba", "--task", "nope"], /unknown task "nope".*known tasks: mqar/s));
   it("an EP that is not here lists those that are", () => refused(["bench", "--model", "mamba", "--ep", "cuda"], /cuda.*available here: cpu, wasm/s));
-  it("an unknown EP is named", () => refused(["bench", "--model", "mamba", "--ep", "tpu"], /tpu/));
+  it("an unknown EP is named", () => refused(["bench", "--model", "mamba", "--ep", "tpu"], /unknown execution provider "tpu"/));
+  it("a misspelt EP gets the nearest name", () => refused(["bench", "--model", "mamba", "--ep", "wasn"], /unknown execution provider "wasn" \(did you mean "wasm"\?\)/));
+  it("a misspelt task gets the nearest name", () => refused(["bench", "--model", "mamba", "--task", "mqr"], /unknown task "mqr" \(did you mean "mqar"\?\)/));
   it("bad --seq-len", () => refused(["bench", "--model", "mamba", "--seq-len", "10,abc"], /--seq-len/));
 
   it("a corrupt checkpoint is caught by its sha256 before anything runs", () => {

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ModelCard, UserError } from "@ssmbench/core";
+import { ModelCard, UserError, didYouMean } from "@ssmbench/core";
 
 export interface Family {
   name: string;
@@ -76,7 +76,8 @@ export function resolveModels(selector: string, root: string, modelsDir: string)
     if (hits.length === 0) {
       const known = `families: ${families.join(", ") || "(none)"}; checkpoints: ${all.map((c) => c.card.id).join(", ") || "(none)"}`;
       if (families.includes(w)) throw new UserError(`model family "${w}" has no trained checkpoint in ${modelsDir}`, `train one: pnpm train --model ${w} --task mqar (${known})`);
-      throw new UserError(`unknown model "${w}"`, `use a family, a checkpoint id or "all" — ${known}`);
+      const names = [...families, ...all.map((c) => c.card.id), "all"];
+      throw new UserError(`unknown model "${w}"${didYouMean(w, names)}`, `use a family, a checkpoint id or "all" — ${known}`);
     }
     for (const h of hits) picked.set(h.card.id, h);
   }

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { UserError } from "@ssmbench/core";
+import { UserError, didYouMean } from "@ssmbench/core";
 import type { InferenceSession } from "onnxruntime-web";
 import type * as OrtWeb from "onnxruntime-web";
 import {
@@ -224,7 +224,7 @@ export async function getBackend(name: string): Promise<Backend> {
   if (info?.available) return open(info.name);
   const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
   throw new UserError(
-    info ? `execution provider "${name}" is not available here: ${info.reason}` : `unknown execution provider "${name}"`,
+    info ? `execution provider "${name}" is not available here: ${info.reason}` : `unknown execution provider "${name}"${didYouMean(name, EP_NAMES)}`,
     `available here: ${available.join(", ") || "none"} (known: ${EP_NAMES.join(", ")})`,
   );
 }
