@@ -87,7 +87,7 @@ export function loadResults(resultsDir: string): ResultRow[] {
 }
 
 /** What one leaderboard cell stands for: a row replaces an earlier one only when this key is equal. */
-export function rowKey(r: ResultRow): string {
+export function rowKey(r: Pick<ResultRow, "model" | "task" | "split" | "ep" | "seq_len" | "batch" | "metric">): string {
   return JSON.stringify([r.model, r.task, r.split, r.ep, r.seq_len, r.batch, r.metric]);
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findRepoRoot } from "./discover.ts";
-import { parseCsv } from "./results.ts";
+import { parseResultsCsv as parseCsv } from "@ssmbench/report";
 
 const root = findRepoRoot(import.meta.dirname);
 const tsx = join(root, "node_modules", ".bin", "tsx");

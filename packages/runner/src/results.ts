@@ -4,8 +4,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { join } from "node:path";
-import Papa from "papaparse";
-import { ResultRow, UserError, resultColumns } from "@ssmbench/core";
+import { ResultRow, UserError } from "@ssmbench/core";
+// One codec for result files, owned by the report (which reads them back): the key of a measurement, the CSV.
+import { formatResultsCsv, parseResultsCsv, rowKey } from "@ssmbench/report";
+
+export { rowKey };
 
 export type Provenance = Pick<ResultRow, "run_id" | "git_sha" | "host" | "cpu" | "cores">;
 
@@ -28,29 +31,6 @@ export function provenance(root: string, runId: string): Provenance {
   return { run_id: runId, git_sha: gitSha(root), host: hostname(), cpu: c[0]?.model.trim() ?? "unknown", cores: c.length };
 }
 
-/** Key of a measurement: what --resume compares. */
-export const rowKey = (r: Pick<ResultRow, "model" | "task" | "split" | "ep" | "seq_len" | "batch" | "metric">) =>
-  [r.model, r.task, r.split, r.ep, r.seq_len, r.batch, r.metric].join("|");
-
-export function toCsv(rows: readonly ResultRow[]): string {
-  return Papa.unparse({ fields: resultColumns as string[], data: rows.map((r) => resultColumns.map((c) => fmt(r[c]))) }, { newline: "\n" }) + "\n";
-}
-
-const fmt = (v: unknown) => (v === null || v === undefined || (typeof v === "number" && Number.isNaN(v)) ? "" : v);
-
-export function parseCsv(text: string, file: string): ResultRow[] {
-  const parsed = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true });
-  if (parsed.errors.length) throw new UserError(`${file}: ${parsed.errors[0]!.message} (row ${parsed.errors[0]!.row})`, "fix or remove the file");
-  return parsed.data.map((raw, i) => {
-    const numeric = new Set(["seq_len", "batch", "n", "cores", "value", "ci_low", "ci_high"]);
-    const obj: Record<string, unknown> = {};
-    for (const c of resultColumns) obj[c] = numeric.has(c) ? (raw[c] === "" || raw[c] === undefined ? null : Number(raw[c])) : (raw[c] ?? "");
-    const r = ResultRow.safeParse(obj);
-    if (!r.success) throw new UserError(`${file}, line ${i + 2}: ${r.error.issues.map((x) => `${x.path.join(".")}: ${x.message}`).join("; ")}`, "fix or remove the row");
-    return r.data;
-  });
-}
-
 export class ResultFile {
   readonly path: string;
   private rows: ResultRow[] = [];
@@ -60,7 +40,7 @@ export class ResultFile {
     this.path = join(dir, `${runId}.csv`);
     if (existsSync(this.path)) {
       if (!resume) throw new UserError(`${this.path} already exists`, "pass --resume to continue that run, or choose another --run-id");
-      this.rows = parseCsv(readFileSync(this.path, "utf8"), this.path);
+      this.rows = parseResultsCsv(readFileSync(this.path, "utf8"), this.path);
     }
   }
 
@@ -78,7 +58,7 @@ export class ResultFile {
     this.rows = this.rows.filter((r) => rowKey(r) !== rowKey(checked) || r.status === "ok");
     this.rows.push(checked);
     const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, toCsv(this.rows));
+    writeFileSync(tmp, formatResultsCsv(this.rows));
     renameSync(tmp, this.path);
   }
 }
