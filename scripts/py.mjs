@@ -12,7 +12,7 @@ const python = process.env.SSMBENCH_PYTHON ?? (existsSync(venv) ? venv : "python
 const PYTHONPATH = [join(root, "packages", "trainer"), process.env.PYTHONPATH].filter(Boolean).join(":");
 const r = spawnSync(python, process.argv.slice(2), { stdio: "inherit", env: { ...process.env, PYTHONPATH } });
 if (r.error) {
-  console.error(`ssmbench: cannot run Python (${python}): ${r.error.message}. Create the venv: python3 -m venv .venv && .venv/bin/pip install -r packages/trainer/requirements.txt`);
+  console.error(`ssmbench: cannot run Python (${python}): ${r.error.message}. create the venv: bash scripts/setup-python.sh`);
   process.exit(2);
 }
 process.exit(r.status ?? 1);
