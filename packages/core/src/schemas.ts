@@ -49,7 +49,14 @@ export const ModelCard = z.object({
     sweep: z.array(z.object({ lr: z.number(), steps: z.number().int(), metric: z.number(), wall_s: z.number() })).default([]),
     final: z.record(z.string(), z.number()),
   }),
-  parity: z.object({ prefill_vs_torch: z.number().nonnegative(), step_vs_prefill: z.number().nonnegative() }),
+  parity: z.object({
+    prefill_vs_torch: z.number().nonnegative(),
+    step_vs_prefill: z.number().nonnegative(),
+    /** max |float32 - float64| of the same PyTorch model on the same inputs: the round-off floor of any float32 graph */
+    torch_float32_vs_float64: z.number().nonnegative().optional(),
+    /** the bound export enforced on both differences above (1e-4 unless the export said otherwise) */
+    tolerance: z.number().positive().optional(),
+  }),
 });
 export type ModelCard = z.infer<typeof ModelCard>;
 

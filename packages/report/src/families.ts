@@ -90,7 +90,12 @@ function renderCard(card: ModelCard, rows: readonly ResultRow[], docsDir: string
     "",
     `Exported with torch ${cell(card.export.torch)}, ${cell(card.export.exporter)} exporter, ONNX opset ${card.export.opset} ` +
       `(onnx ${cell(card.export.onnx)}). Max |difference| of logits: prefill vs PyTorch ${sci(card.parity.prefill_vs_torch)}, ` +
-      `stepping vs prefill ${sci(card.parity.step_vs_prefill)} (the contract asks for 1e-4 or less).`,
+      `stepping vs prefill ${sci(card.parity.step_vs_prefill)} (the contract asks for 1e-4 or less` +
+      ((card.parity.tolerance ?? 1e-4) > 1e-4 ? `; this checkpoint was exported with a tolerance of ${sci(card.parity.tolerance!)}` : "") +
+      ")" +
+      (card.parity.torch_float32_vs_float64 === undefined
+        ? "."
+        : `; for scale, PyTorch float32 vs float64 of the same weights differ by ${sci(card.parity.torch_float32_vs_float64)}.`),
     "",
     table(
       ["file", "bytes", "sha256"],
