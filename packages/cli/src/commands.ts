@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "@ssmbench/core";
 import { runReport } from "@ssmbench/report";
-import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, resolveModels, taskOf } from "@ssmbench/runner";
+import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, renderReliability, resolveModels, taskOf, verifyResults } from "@ssmbench/runner";
 import { listBackends } from "@ssmbench/runtime";
 import { writeSplit } from "@ssmbench/tasks";
 import { runPython } from "./python.ts";
@@ -12,7 +12,7 @@ import { scaffoldModel } from "./scaffold.ts";
 export interface BenchArgs {
   model: string;
   task?: string;
-  ep: string;
+  ep?: string;
   seqLen?: string;
   quick: boolean;
   out: string;
@@ -22,18 +22,32 @@ export interface BenchArgs {
   resume: boolean;
   examples?: number;
   threads?: number;
+  cellTimeout?: number;
+  verify: boolean;
 }
 
 export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   const modelsDir = resolve(root, a.modelsDir);
   const checkpoints = resolveModels(a.model, root, modelsDir);
+  const eps = (a.ep ?? (a.verify ? "cpu" : "cpu,wasm")).split(",").map((s) => s.trim()).filter(Boolean);
+  if (a.verify) {
+    // --verify measures nothing new: the committed rows are re-measured on the cpu EP unless --ep names others.
+    const file = resolve(root, a.out, "leaderboard.csv");
+    const { checked } = await verifyResults({ file, checkpoints, eps, threads: a.threads });
+    console.log(`all ${checked} accuracy rows of ${file} reproduced exactly`);
+    return;
+  }
+  if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
+  if (a.examples !== undefined && !(Number.isInteger(a.examples) && a.examples > 0)) throw new UserError(`--examples ${a.examples}: must be a positive integer`, "e.g. --examples 500");
+  if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new UserError(`--threads ${a.threads}: must be a positive integer`, "e.g. --threads 2");
   const seqLens = a.seqLen ? parseLengths(a.seqLen) : undefined;
   const runId = a.runId ?? newRunId();
   if (a.resume && !a.runId) throw new UserError("--resume needs the --run-id of the run to continue", "e.g. --resume --run-id 20261122T180000Z-1234 (see results/)");
   const started = performance.now();
   const { file, rows } = await bench({
-    root, checkpoints, eps: a.ep.split(",").map((s) => s.trim()).filter(Boolean), task: a.task, seqLens, quick: a.quick,
+    root, checkpoints, eps, task: a.task, seqLens, quick: a.quick,
     outDir: resolve(root, a.out), runId, resume: a.resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
+    cellTimeoutMs: a.cellTimeout === undefined ? undefined : a.cellTimeout * 1000,
   });
   console.log(formatTable(rows));
   const failed = rows.filter((r) => r.status !== "ok").length;
@@ -133,7 +147,8 @@ export async function listCommand(root: string, modelsDir: string): Promise<void
 }
 
 export async function reportCommand(root: string, check: boolean): Promise<void> {
-  const { message } = await runReport({ root, check });
+  const pages = [{ rel: "reliability.md", title: "# Reliability: faults and bad input", body: renderReliability() }];
+  const { message } = await runReport({ root, check, pages });
   console.log(message);
 }
 

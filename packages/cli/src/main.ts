@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option("model", { type: "string", demandOption: true, desc: "a family (every checkpoint of it), a checkpoint id, or all" })
             .option("task", { type: "string", desc: "only checkpoints trained on this task" })
-            .option("ep", { type: "string", default: "cpu,wasm", desc: "execution providers: cpu, wasm, cuda, webgpu (see pnpm list)" })
+            .option("ep", { type: "string", desc: "execution providers: cpu, wasm, cuda, webgpu (see pnpm list); default cpu,wasm (--verify: cpu)" })
             .option("seq-len", { type: "string", desc: "prefill lengths, comma-separated (default 1024,4096,16384; --quick 1024)" })
             .option("quick", { type: "boolean", default: false, desc: "trained setting only, 200 examples, one length: under a minute" })
             .option("examples", { type: "number", desc: "test examples per setting (default 1000, --quick 200)" })
@@ -28,8 +28,14 @@ export async function main(argv: string[]): Promise<number> {
             .option("data", { type: "string", desc: 'your own JSONL: {"input_ids": [...], "targets": [...]} per line' })
             .option("run-id", { type: "string", desc: "name of the run (default: time and pid)" })
             .option("resume", { type: "boolean", default: false, desc: "continue --run-id, skipping finished rows" })
-            .option("threads", { type: "number", desc: "intra-op threads" }),
-        (a) => benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"] }),
+            .option("threads", { type: "number", desc: "intra-op threads" })
+            .option("cell-timeout", { type: "number", desc: "seconds one matrix cell may take; over it the cell is a timeout row and the run goes on" })
+            .option("verify", {
+              type: "boolean",
+              default: false,
+              desc: "re-measure the accuracy rows of results/leaderboard.csv for --model (default EP cpu) and fail if any differs",
+            }),
+        (a) => benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"] }),
       )
       .command(
         "train",
@@ -93,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UserError || (e as Error)?.name === "UserError" || (e as Error)?.name === "NonFiniteError") {
       console.error(`error: ${(e as Error).message}`);
       return 2;
+    }
+    if ((e as Error)?.name === "VerificationFailed") {
+      console.error(`verification failed: ${(e as Error).message}`);
+      return 1;
     }
     if ((e as Error)?.name === "ZodError") {
       console.error(`error: ${(e as Error).message}`);

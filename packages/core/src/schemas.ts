@@ -23,6 +23,9 @@ export const FileEntry = z.object({
   bytes: z.number().int().positive(),
 });
 
+/** The longest prefill an exported checkpoint accepts unless its card says otherwise (export.py's torch.export Dim bound). */
+export const MAX_EXPORTED_SEQ = 1 << 20;
+
 export const ModelCard = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase id like mamba-mqar"),
   family: z.string().min(1),
@@ -37,6 +40,8 @@ export const ModelCard = z.object({
   /** Bytes of recurrent state for one sequence (at `stateBytesAt` tokens for growing caches). */
   stateBytesPerSequence: z.number().int().nonnegative(),
   stateBytesAt: z.number().int().positive().optional(),
+  /** Longest prefill the exported graph accepts (default MAX_EXPORTED_SEQ). */
+  maxSeqLen: z.number().int().positive().optional(),
   files: z.array(FileEntry).min(1),
   export: z.object({ torch: z.string(), onnx: z.string(), opset: z.number().int(), exporter: z.string() }),
   training: z.object({
@@ -71,7 +76,8 @@ export const TaskSpec = z.object({
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
-export const RowStatus = z.enum(["ok", "fail", "na", "oom", "timeout", "error"]);
+/** ok; nan: the model produced NaN/Inf; oom: out of memory; timeout: over --cell-timeout; error: anything else; na: not applicable. */
+export const RowStatus = z.enum(["ok", "nan", "na", "oom", "timeout", "error"]);
 export type RowStatus = z.infer<typeof RowStatus>;
 
 /** The metrics a run can write; units are in the name. */

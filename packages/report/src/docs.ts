@@ -17,6 +17,15 @@ export interface DocsPaths {
   docsDir: string;
   /** The awesome lists; the packaged data/awesome.json when left out. */
   awesome?: AwesomeData;
+  /** Further generated pages from other packages (docs/reliability.md from the runner's test cases). */
+  pages?: GeneratedPage[];
+}
+
+export interface GeneratedPage {
+  /** Path under docs/. */
+  rel: string;
+  title: string;
+  body: string;
 }
 
 const NOTE = "<!-- Written by `pnpm report` from results/*.csv and models/*/card.json: edit outside the generated markers only. -->";
@@ -30,7 +39,7 @@ function readIfExists(file: string): string | undefined {
  * docs/leaderboard.md, docs/awesome.md and docs/models/<family>.md per family with cards. Reads, never writes;
  * markdown files keep whatever an existing copy holds outside its generated markers.
  */
-export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwesome() }: DocsPaths): Map<string, string> {
+export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwesome(), pages = [] }: DocsPaths): Map<string, string> {
   const rows = mergeLeaderboard(loadResults(resultsDir));
   const cards = loadCards(modelsDir);
   const tables = accuracyTables(rows, cards);
@@ -42,6 +51,7 @@ export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwe
   };
   markdown("leaderboard.md", "# Leaderboard", renderLeaderboard({ rows, cards, docsDir, modelsDir }));
   markdown("awesome.md", "# Awesome state-space models, reproduced", renderAwesome(awesome, cards, tables));
+  for (const p of pages) markdown(p.rel, p.title, p.body);
   for (const family of [...new Set(cards.map((c) => c.family))].sort(cmp)) {
     const tasks = [...new Set(cards.filter((c) => c.family === family).map((c) => taskLabel(c.task.id)))].sort(cmp);
     markdown(familyPage(family), `# ${family} (${tasks.join(", ")})`, renderFamily(family, cards, rows, docsDir, modelsDir));
@@ -101,6 +111,7 @@ export interface ReportOptions {
   root: string;
   /** Check only: throw a UserError listing every stale file instead of writing. */
   check?: boolean;
+  pages?: GeneratedPage[];
 }
 
 /** What `pnpm report` did: the files it wrote or removed (check: none), relative to root. */
@@ -110,8 +121,8 @@ export interface ReportOutcome {
 }
 
 /** The CLI's entry point: `pnpm report` writes the docs; `pnpm report --check` fails when any is stale. */
-export function runReport({ root, check = false }: ReportOptions): ReportOutcome {
-  const paths = { resultsDir: path.join(root, "results"), modelsDir: path.join(root, "models"), docsDir: path.join(root, "docs") };
+export function runReport({ root, check = false, pages }: ReportOptions): ReportOutcome {
+  const paths = { resultsDir: path.join(root, "results"), modelsDir: path.join(root, "models"), docsDir: path.join(root, "docs"), pages };
   const rel = (s: StaleFile) => ({ ...s, path: path.relative(root, s.path).split(path.sep).join("/") });
   if (check) {
     const stale = checkDocs(paths).map(rel);

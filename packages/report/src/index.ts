@@ -6,4 +6,4 @@ export { accuracyTables, anchorFor, headline, renderLeaderboard, speedAnchor, ty
 export { awesomeJson, loadAwesome, renderAwesome, statusCell, type AwesomeData, type AwesomeEntry } from "./awesome.ts";
 export { renderFamily } from "./families.ts";
 export { published } from "./published.ts";
-export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";
+export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type GeneratedPage, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";

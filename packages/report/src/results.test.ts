@@ -12,7 +12,7 @@ const pick = (xs: ResultRow[], model: string, split: string) => xs.filter((r) =>
 describe("loadResults", () => {
   it("reads every run CSV, typed", () => {
     expect(rows).toHaveLength(5 + 20);
-    const fail = rows.find((r) => r.status === "fail")!;
+    const fail = rows.find((r) => r.status === "nan")!;
     expect(fail.value).toBeNull();
     expect(fail.note).toBe("onnxruntime error:\nNaN in logits, step 517");
     expect(rows[0]!.cores).toBe(2);

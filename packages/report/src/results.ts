@@ -114,7 +114,7 @@ function better(a: ResultRow, b: ResultRow): boolean {
 }
 
 /**
- * One row per key: the latest ok row; when the key never ran ok, the latest of its fail / oom / timeout /
+ * One row per key: the latest ok row; when the key never ran ok, the latest of its nan / oom / timeout /
  * error / na rows, so a failure stays visible as FAIL and is never confused with NA (no row at all).
  * An older ok row therefore outlives a newer failure: the number it measured is still true of that checkpoint.
  */

@@ -4,11 +4,12 @@ import { basename } from "node:path";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { UserError, didYouMean, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { MAX_EXPORTED_SEQ, UserError, didYouMean, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
 import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
-import { accuracy } from "./evaluate.ts";
+import { statusOf, withBudget } from "./cell.ts";
+import { accuracy, examplesNote } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
 import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
 import { decodeTiming, prefillTiming, stateBytes } from "./speed.ts";
@@ -30,6 +31,8 @@ export interface BenchOptions {
   /** Test examples per setting (default 1000, quick 200). */
   examples?: number;
   threads?: number;
+  /** Time budget of one matrix cell in ms (--cell-timeout): over it, the cell becomes a "timeout" row. */
+  cellTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -51,15 +54,33 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   // Everything that can be refused is checked before the first row is written.
   const backends = await Promise.all(o.eps.map((ep) => getBackend(ep)));
   if (o.task) taskOf(o.task);
-  for (const c of o.checkpoints) verifyCheckpoint(c);
+  const lengths = o.seqLens ?? (o.quick ? [1024] : [1024, 4096, 16384]);
+  for (const c of o.checkpoints) {
+    verifyCheckpoint(c);
+    const limit = c.card.maxSeqLen ?? MAX_EXPORTED_SEQ;
+    const over = lengths.filter((L) => L > limit);
+    if (over.length) throw new UserError(`--seq-len ${over.join(",")} is above ${c.card.id}'s limit of ${limit} tokens (the length its prefill.onnx was exported for)`, `choose lengths up to ${limit}`);
+    // The ONNX graphs must have the inputs and outputs the card names (the driver checks them when it opens).
+    await (await openModel(c.dir, c.card, { ep: "cpu", threads: 1 })).release();
+  }
   // Validate the user's data (all lines) against every checkpoint's vocabulary before anything runs.
   if (o.data) for (const c of o.checkpoints) loadJsonl(o.data, c.card.vocab);
   const userData = o.data ? { file: o.data, sha: createHash("sha256").update(readFileSync(o.data)).digest("hex").slice(0, 12) } : undefined;
 
   const out = new ResultFile(o.outDir, o.runId, o.resume);
+  try {
+    return await runMatrix(o, out, backends, userData, lengths, log);
+  } finally {
+    out.close();
+  }
+}
+
+type Backends = Awaited<ReturnType<typeof getBackend>>[];
+
+async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, userData: { file: string; sha: string } | undefined, lengths: number[], log: (s: string) => void): Promise<BenchResult> {
   const prov: Provenance = provenance(o.root, o.runId);
   const timing = o.quick ? quickTiming : fullTiming;
-  const lengths = o.seqLens ?? (o.quick ? [1024] : [1024, 4096, 16384]);
+  const cell = <T>(driver: RecurrentDriver, fn: (d: RecurrentDriver) => Promise<T>) => withBudget(driver, o.cellTimeoutMs, fn);
   const nExamples = o.examples ?? (o.quick ? 200 : 1000);
   const written: ResultRow[] = [];
 
@@ -94,7 +115,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         // Accuracy: the task's settings (trained first), or the user's JSONL.
         const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: string }[] = userData
           ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: `user data ${userData.file}` }]
-          : settings.map((s) => ({ split: `test@${s.name}`, task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${nExamples} test examples, seed ${TEST_SEED}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+          : settings.map((s) => ({ split: `test@${s.name}`, task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${examplesNote(nExamples, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
         for (const ev of evals) {
           // An accuracy row's batch depends on the lengths evaluated, so --resume matches it without batch and length,
           // and skips before generating the examples.
@@ -102,7 +123,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           const examples = ev.examples();
           const progress = new Progress(`${card.id} ${backend.name} ${ev.split}`, examples.length);
           try {
-            const acc = await accuracy(driver, card.vocab, examples, (n) => progress.update(n));
+            const acc = await cell(driver, (d) => accuracy(d, card.vocab, examples, (n) => progress.update(n)));
             progress.stop();
             emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen || examples[0]!.input_ids.length, batch: acc.batch, metric: "accuracy", value: acc.value, ci_low: acc.ci[0], ci_high: acc.ci[1], n: acc.total, status: "ok", note: `${ev.note}; ${acc.correct}/${acc.total} scored positions` });
           } catch (e) {
@@ -117,7 +138,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           const k = { model: card.id, task: "speed", split: "-", ep: backend.name, seq_len: L, batch: 1, metric: "prefill_tokens_per_s" as const };
           if (done(k)) continue;
           try {
-            const t = await prefillTiming(driver, card.vocab, L, 1, timing);
+            const t = await cell(driver, (d) => prefillTiming(d, card.vocab, L, 1, timing));
             bytes = stateBytes(driver.state!, 1);
             emit({ ...k, task_version: "-", value: (L * 1000) / t.median, ci_low: (L * 1000) / t.high, ci_high: (L * 1000) / t.low, n: t.n, status: "ok", note: `median of ${t.n} runs after warm-up; ${t.median.toFixed(1)} ms per prefill; ${load()}` });
           } catch (e) {
@@ -129,7 +150,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         const dk = { model: card.id, task: "speed", split: "-", ep: backend.name, seq_len: context, batch: 1 };
         if (!done({ ...dk, metric: "decode_ms_per_token" })) {
           try {
-            const t = await decodeTiming(driver, card.vocab, context, steps, o.quick ? 8 : 32);
+            const t = await cell(driver, (d) => decodeTiming(d, card.vocab, context, steps, o.quick ? 8 : 32));
             const note = `${t.n} steps after a ${context}-token prefill; ${load()}`;
             emit({ ...dk, task_version: "-", metric: "decode_ms_per_token", value: t.median, ci_low: t.low, ci_high: t.high, n: t.n, status: "ok", note });
             emit({ ...dk, task_version: "-", metric: "decode_ms_per_token_p90", value: t.p90, n: t.n, status: "ok", note });
@@ -146,13 +167,6 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     }
   }
   return { file: out.path, rows: written };
-}
-
-function statusOf(e: unknown): RowStatus {
-  const m = String((e as Error)?.message ?? e);
-  if (/out of memory|bad_alloc|allocation failed|Array buffer allocation/i.test(m)) return "oom";
-  if ((e as Error)?.name === "NonFiniteError") return "fail";
-  return "error";
 }
 
 /** The machine's 1-minute load average, kept with each timing: other work on the machine slows it. */

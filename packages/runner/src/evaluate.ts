@@ -12,6 +12,13 @@ export interface Accuracy {
   batch: number;
 }
 
+/** An accuracy row's note starts with what it was measured on, written and read (bench --verify) in one place. */
+export const examplesNote = (n: number, seed: number) => `${n} test examples, seed ${seed}`;
+export function parseExamplesNote(note: string): { examples: number; seed: number } | undefined {
+  const m = /^(\d+) test examples, seed (\d+)/.exec(note);
+  return m ? { examples: Number(m[1]), seed: Number(m[2]) } : undefined;
+}
+
 /** Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB. */
 export const evalBatch = (seqLen: number, vocab: number) => Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab))));
 

@@ -6,3 +6,6 @@ export * from "./speed.ts";
 export * from "./bench.ts";
 export * from "./userdata.ts";
 export { formatTable } from "./table.ts";
+export * from "./verify.ts";
+export { withBudget, statusOf, CellTimeoutError } from "./cell.ts";
+export { reliabilityCases, renderReliability, type ReliabilityCase } from "./reliability.ts";

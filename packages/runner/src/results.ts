@@ -1,7 +1,7 @@
 // Result rows: one CSV per run (results/<run-id>.csv), rewritten atomically (temp file, then rename) after every
 // row, so an interrupted run keeps each finished row and never leaves half a file. --resume skips finished keys.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { join } from "node:path";
 import { ResultRow, UserError } from "@ssmbench/core";
@@ -35,13 +35,28 @@ export class ResultFile {
   readonly path: string;
   private rows: ResultRow[] = [];
 
+  private readonly lock: string;
+
+  /** Opens results/<run-id>.csv for this process alone: a lock file beside it holds the writer's pid. */
   constructor(dir: string, runId: string, resume: boolean) {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, `${runId}.csv`);
-    if (existsSync(this.path)) {
-      if (!resume) throw new UserError(`${this.path} already exists`, "pass --resume to continue that run, or choose another --run-id");
-      this.rows = parseResultsCsv(readFileSync(this.path, "utf8"), this.path);
+    this.lock = `${this.path}.lock`;
+    takeLock(this.lock, runId);
+    try {
+      if (existsSync(this.path)) {
+        if (!resume) throw new UserError(`${this.path} already exists`, "pass --resume to continue that run, or choose another --run-id");
+        this.rows = parseResultsCsv(readFileSync(this.path, "utf8"), this.path);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
     }
+  }
+
+  /** Releases the run (a run killed before this leaves a stale lock, which the next writer takes over). */
+  close(): void {
+    rmSync(this.lock, { force: true });
   }
 
   /** Finished measurements (status ok) of an earlier attempt of this run; failed ones are retried. */
@@ -60,5 +75,32 @@ export class ResultFile {
     const tmp = `${this.path}.tmp-${process.pid}`;
     writeFileSync(tmp, formatResultsCsv(this.rows));
     renameSync(tmp, this.path);
+  }
+}
+
+/** Creates `lock` holding our pid; a lock whose process is gone (killed run) is taken over, a live one refused. */
+function takeLock(lock: string, runId: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+      throw new UserError(`run ${runId} is being written by process ${pid} (${lock})`, "wait for that run to finish, or choose another --run-id");
+    }
+    rmSync(lock, { force: true }); // stale: its writer was killed
+  }
+  throw new UserError(`cannot lock ${lock}: another process keeps taking it`, "choose another --run-id");
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

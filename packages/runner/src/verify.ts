@@ -1,0 +1,79 @@
+// `pnpm bench --verify`: re-measure the committed leaderboard's accuracy rows and fail on any difference.
+// Accuracy is a count of argmax hits on examples generated from (task version, setting, seed, count), so on the
+// same checkpoint (same sha256) a rerun must reproduce it exactly, to the last scored position.
+import { readFileSync } from "node:fs";
+import { UserError } from "@ssmbench/core";
+import { openModel } from "@ssmbench/runtime";
+import { parseResultsCsv } from "@ssmbench/report";
+import { TEST_SEED, taskOf } from "./bench.ts";
+import type { Checkpoint } from "./discover.ts";
+import { accuracy, parseExamplesNote } from "./evaluate.ts";
+
+export class VerificationFailed extends Error {
+  override name = "VerificationFailed";
+}
+
+export interface VerifyOptions {
+  /** The leaderboard (or any result CSV) whose accuracy rows are re-measured. */
+  file: string;
+  checkpoints: Checkpoint[];
+  eps: string[];
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+export interface VerifyOutcome {
+  checked: number;
+  mismatches: string[];
+}
+
+/** Re-evaluates every ok accuracy row of `file` for the given checkpoints and EPs; throws VerificationFailed on a difference. */
+export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  let text: string;
+  try {
+    text = readFileSync(o.file, "utf8");
+  } catch (e) {
+    throw new UserError(`cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "run pnpm report to write results/leaderboard.csv");
+  }
+  const byId = new Map(o.checkpoints.map((c) => [c.card.id, c]));
+  const rows = parseResultsCsv(text, o.file).filter((r) => r.metric === "accuracy" && r.status === "ok" && byId.has(r.model) && o.eps.includes(r.ep) && r.split.startsWith("test@"));
+  if (rows.length === 0) throw new UserError(`${o.file} has no accuracy rows for ${[...byId.keys()].join(", ")} on ${o.eps.join(", ")}`, "pick models and EPs that the leaderboard holds (pnpm list)");
+  const mismatches: string[] = [];
+  const drivers = new Map<string, Awaited<ReturnType<typeof openModel>>>();
+  try {
+    for (const row of rows) {
+      const ckpt = byId.get(row.model)!;
+      const what = `${row.model} ${row.ep} ${row.split}`;
+      const sha = ckpt.card.files.find((f) => f.path === "prefill.onnx")?.sha256;
+      if (sha !== row.checkpoint_sha256) {
+        mismatches.push(`${what}: measured on prefill.onnx ${row.checkpoint_sha256.slice(0, 12)}, models/ holds ${sha?.slice(0, 12)}`);
+        continue;
+      }
+      const task = taskOf(row.task);
+      if (task.version !== row.task_version) {
+        mismatches.push(`${what}: measured with ${row.task} ${row.task_version}, the generator is now ${task.version}`);
+        continue;
+      }
+      const setting = task.settings(task.parseParams(ckpt.card.task.params)).find((s) => `test@${s.name}` === row.split);
+      const recorded = parseExamplesNote(row.note);
+      if (!setting || !recorded) {
+        mismatches.push(`${what}: cannot tell which examples it was measured on (split or note not understood)`);
+        continue;
+      }
+      const key = `${row.model}\u0000${row.ep}`;
+      if (!drivers.has(key)) drivers.set(key, await openModel(ckpt.dir, ckpt.card, { ep: row.ep, threads: o.threads }));
+      const examples = task.generate(setting.params, "test", recorded.examples, recorded.seed);
+      const acc = await accuracy(drivers.get(key)!, ckpt.card.vocab, examples);
+      const same = acc.total === row.n && acc.value === row.value;
+      log(`  ${what}: ${same ? "same" : "DIFFERENT"} (${acc.correct}/${acc.total} now, ${row.value} of ${row.n} recorded)`);
+      if (!same) mismatches.push(`${what}: ${acc.correct}/${acc.total} = ${acc.value} now, ${row.value} (n ${row.n}) recorded on ${row.timestamp}`);
+    }
+  } finally {
+    for (const d of drivers.values()) await d.release();
+  }
+  if (mismatches.length) {
+    throw new VerificationFailed(`${mismatches.length} of ${rows.length} accuracy rows of ${o.file} did not reproduce:\n  ${mismatches.join("\n  ")}`);
+  }
+  return { checked: rows.length, mismatches };
+}
