@@ -28,6 +28,7 @@ import torch
 
 from .common import REPO, build_model, count_params, load_family, load_split
 
+MAX_SEQ = 1 << 20  # longest prefill the exported graph is declared for (the card's maxSeqLen)
 DEFAULT_OPSET = 18  # a family may set ONNX_OPSET in model.py (e.g. 20 for the DFT op of FFT convolutions)
 
 
@@ -170,7 +171,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
 
     # Export: dynamic batch and seq for prefill; for step, dynamic batch and any symbolic state axis (past_seq).
-    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
+    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=MAX_SEQ)
     dims = {"batch": batch}
 
     def state_dims(s):
@@ -230,6 +231,7 @@ def main(argv=None):
         "params": count_params(model),
         "states": spec,
         "stateBytesPerSequence": state_bytes,
+        "maxSeqLen": MAX_SEQ,
         **({"stateBytesAt": at} if grows else {}),
         "files": files,
         "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": opset,
