@@ -122,6 +122,28 @@ describe("accuracy against model width", () => {
   });
 });
 
+describe("Zoology's finding, checked on the numbers", () => {
+  const base = rows.find((r) => r.model === "mamba-mqar" && r.split === "test@128/8" && r.status === "ok")!;
+  const card = cards.find((c) => c.id === "mamba-mqar")!;
+  const make = (family: string, width: number, value: number) => ({
+    card: { ...card, id: `${family}-${width}`, family, variant: family, config: { ...card.config, d_model: width } },
+    row: { ...base, model: `${family}-${width}`, value },
+  });
+  const render = (xs: ReturnType<typeof make>[]) =>
+    renderLeaderboard({ rows: xs.map((x) => x.row), cards: xs.map((x) => x.card), docsDir, modelsDir });
+
+  it("says reproduced when attention solves the small width and gated convolutions trail and gain with width", () => {
+    const out = render([make("transformer", 64, 0.97), make("transformer", 128, 0.99), make("hyena", 64, 0.05), make("hyena", 128, 0.12), make("mamba", 64, 0.99)]);
+    expect(out).toContain("Attention: transformer 97.0% → 99.0%. Gated convolutions: hyena 5.0% → 12.0%. Input-dependent recurrences, for comparison: mamba 99.0% → —.");
+    expect(out).toContain("**Reproduced here**");
+  });
+
+  it("says which part does not hold otherwise", () => {
+    const out = render([make("transformer", 64, 0.8), make("transformer", 128, 0.99), make("retnet", 64, 0.7), make("retnet", 128, 0.6)]);
+    expect(out).toMatch(/\*\*Not fully reproduced here\*\*: attention is below 90% at the smallest width; not every gated convolution is 20 points or more below attention at the smallest width; not every gated convolution gains with width\./);
+  });
+});
+
 describe("speed against attention", () => {
   it("divides only rows of the same run and EP, attention of the same width as the baseline", () => {
     const i = md.indexOf("#### cpu: speed against attention");
