@@ -123,9 +123,10 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
           const examples = ev.examples();
           const progress = new Progress(`${card.id} ${backend.name} ${ev.split}`, examples.length);
           try {
-            const acc = await cell(driver, (d) => accuracy(d, card.vocab, examples, (n) => progress.update(n)));
+            const score = userData ? undefined : task.scoreExample;
+            const acc = await cell(driver, (d) => accuracy(d, card.vocab, examples, (n) => progress.update(n), score));
             progress.stop();
-            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen || examples[0]!.input_ids.length, batch: acc.batch, metric: "accuracy", value: acc.value, ci_low: acc.ci[0], ci_high: acc.ci[1], n: acc.total, status: "ok", note: `${ev.note}; ${acc.correct}/${acc.total} scored positions` });
+            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen || examples[0]!.input_ids.length, batch: acc.batch, metric: "accuracy", value: acc.value, ci_low: acc.ci[0], ci_high: acc.ci[1], n: acc.total, status: "ok", note: `${ev.note}; ${acc.correct}/${acc.total} ${score ? "examples exactly right" : "scored positions"}` });
           } catch (e) {
             progress.stop();
             emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen, batch: 1, metric: "accuracy", value: null, n: 0, status: statusOf(e), note: oneLine(e) });

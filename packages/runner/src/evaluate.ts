@@ -22,7 +22,7 @@ export function parseExamplesNote(note: string): { examples: number; seed: numbe
 /** Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB. */
 export const evalBatch = (seqLen: number, vocab: number) => Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab))));
 
-export async function accuracy(driver: RecurrentDriver, vocab: number, examples: readonly Example[], onProgress?: (done: number) => void): Promise<Accuracy> {
+export async function accuracy(driver: RecurrentDriver, vocab: number, examples: readonly Example[], onProgress?: (done: number) => void, score: typeof scoreArgmax = scoreArgmax): Promise<Accuracy> {
   let correct = 0;
   let total = 0;
   let batchUsed = 1;
@@ -39,7 +39,7 @@ export async function accuracy(driver: RecurrentDriver, vocab: number, examples:
       chunk.forEach((e, b) => e.input_ids.forEach((t, j) => (ids[b * T + j] = BigInt(t))));
       const { logits } = await driver.prefill(ids, chunk.length, T);
       chunk.forEach((e, b) => {
-        const s = scoreArgmax(e, logits, vocab, b * T * vocab);
+        const s = score(e, logits, vocab, b * T * vocab);
         correct += s.correct;
         total += s.total;
       });

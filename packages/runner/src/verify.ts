@@ -64,7 +64,7 @@ export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
       const key = `${row.model}\u0000${row.ep}`;
       if (!drivers.has(key)) drivers.set(key, await openModel(ckpt.dir, ckpt.card, { ep: row.ep, threads: o.threads }));
       const examples = task.generate(setting.params, "test", recorded.examples, recorded.seed);
-      const acc = await accuracy(drivers.get(key)!, ckpt.card.vocab, examples);
+      const acc = await accuracy(drivers.get(key)!, ckpt.card.vocab, examples, undefined, task.scoreExample);
       const same = acc.total === row.n && acc.value === row.value;
       log(`  ${what}: ${same ? "same" : "DIFFERENT"} (${acc.correct}/${acc.total} now, ${row.value} of ${row.n} recorded)`);
       if (!same) mismatches.push(`${what}: ${acc.correct}/${acc.total} = ${acc.value} now, ${row.value} (n ${row.n}) recorded on ${row.timestamp}`);

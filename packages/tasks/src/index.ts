@@ -1,4 +1,5 @@
 import { mqar } from "./mqar.ts";
+import { associativeRecall, copying, inductionHeads, selectiveCopying } from "./synthetic.ts";
 import type { TaskDef } from "./types.ts";
 
 export * from "./types.ts";
@@ -6,7 +7,14 @@ export * from "./npy.ts";
 export * from "./dataset.ts";
 export { Rng } from "./rng.ts";
 export { mqar, MqarParams, generateMqar } from "./mqar.ts";
+export * from "./synthetic.ts";
 
 /** The one registry of tasks: add a task by adding it here (typed, no second table anywhere). */
-export const tasks = { mqar } satisfies Record<string, TaskDef<any>>;
+export const tasks = {
+  mqar,
+  "selective-copying": selectiveCopying,
+  "induction-heads": inductionHeads,
+  "associative-recall": associativeRecall,
+  copying,
+} satisfies Record<string, TaskDef<any>>;
 export type TaskId = keyof typeof tasks;

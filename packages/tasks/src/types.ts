@@ -36,6 +36,8 @@ export interface TaskDef<P extends Record<string, unknown> = Record<string, unkn
   /** Deterministic: the same (params, split, n, seed) gives the same examples on every machine. */
   generate(params: P, split: Split, n: number, seed: number): Example[];
   parseParams(raw: Record<string, unknown>): P;
+  /** How one example scores (default scoreArgmax: every scored position counts; exact_match tasks: the example). */
+  scoreExample?: (example: Example, logits: Float32Array, vocab: number, offset?: number) => Score;
 }
 
 export interface Score {
@@ -65,4 +67,10 @@ export function scoreArgmax(example: Example, logits: Float32Array, vocab: numbe
     if (best === t) correct++;
   }
   return { correct, total };
+}
+
+/** Exact match: the example counts as one correct only when every scored position's argmax is right. */
+export function scoreExactMatch(example: Example, logits: Float32Array, vocab: number, offset = 0): Score {
+  const s = scoreArgmax(example, logits, vocab, offset);
+  return { correct: s.total > 0 && s.correct === s.total ? 1 : 0, total: 1 };
 }

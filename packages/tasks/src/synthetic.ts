@@ -1,0 +1,198 @@
+// The synthetic recall and copying tasks of the SSM literature, each re-implemented from its paper's description
+// (the dataset cards under datasets/<task>/card.md list every choice the papers leave open):
+//   selective-copying  Mamba (Gu & Dao, arXiv 2312.00752), Sec. 3.1 and App. E.1
+//   induction-heads    Mamba, Sec. 4.1.2 and App. E.1 (length extrapolation)
+//   associative-recall H3 (Fu et al., arXiv 2212.14052) / safari, as used by Hyena (arXiv 2302.10866)
+//   copying            "Repeat After Me" (Jelassi et al., arXiv 2402.01032)
+// Every example follows the contract of types.ts: targets[i] is what to predict after reading input_ids[0..i].
+import { z } from "zod";
+import { Rng } from "./rng.ts";
+import { IGNORE, scoreExactMatch, type Example, type Setting, type TaskDef } from "./types.ts";
+
+const positive = z.number().int().positive();
+
+/** A task whose settings differ only in length: the trained one, then `lengths` above it. */
+function byLength<P extends { seq_len: number }>(trained: P, lengths: readonly number[], name: (p: P) => string): Setting<P>[] {
+  const list: Setting<P>[] = [{ name: name(trained), params: trained }];
+  for (const L of lengths) if (L !== trained.seq_len) list.push({ name: name({ ...trained, seq_len: L }), params: { ...trained, seq_len: L } });
+  return list;
+}
+
+const stream = (task: string, split: string, params: Record<string, unknown>) => `${task}/${split}/${JSON.stringify(params)}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Selective copying (Mamba, Sec. 3.1): `n_copy` data tokens scattered at random positions among noise tokens;
+// after them, `n_copy` marker tokens, and after reading the k-th marker the model must output the k-th data token.
+// Vocabulary (16 in the paper): 0 = noise, V-1 = marker, data tokens 1 .. V-2.
+
+export const SelectiveCopyingParams = z
+  .object({ vocab: z.number().int().min(4), seq_len: positive, n_copy: positive })
+  .refine((p) => p.seq_len >= 2 * p.n_copy, { message: "seq_len must hold the tokens to copy and as many markers (seq_len >= 2 * n_copy)" });
+export type SelectiveCopyingParams = z.infer<typeof SelectiveCopyingParams>;
+
+export function generateSelectiveCopying(p: SelectiveCopyingParams, n: number, rng: Rng): Example[] {
+  const { vocab: V, seq_len: T, n_copy: k } = p;
+  const body = T - k;
+  return Array.from({ length: n }, () => {
+    const input = new Int32Array(T); // 0 = noise everywhere
+    const targets = new Int32Array(T).fill(IGNORE);
+    const positions = rng.distinct(0, body, k).sort((a, b) => a - b);
+    positions.forEach((pos, j) => {
+      const token = rng.int(1, V - 1);
+      input[pos] = token;
+      input[body + j] = V - 1; // the j-th marker...
+      targets[body + j] = token; // ...asks for the j-th data token
+    });
+    return { input_ids: input, targets };
+  });
+}
+
+const selectiveDefault: SelectiveCopyingParams = { vocab: 16, seq_len: 256, n_copy: 16 };
+
+export const selectiveCopying: TaskDef<SelectiveCopyingParams> = {
+  id: "selective-copying",
+  version: "1.0.0",
+  title: "Selective copying",
+  metric: "accuracy",
+  source: "Mamba (arXiv 2312.00752), Sec. 3.1 / App. E.1 (paper length 4096, vocab 16, 16 tokens)",
+  defaultParams: selectiveDefault,
+  settings: (trained) => byLength(trained, [1024, 4096], (p) => `L${p.seq_len}`),
+  vocab: (p) => p.vocab,
+  seqLen: (p) => p.seq_len,
+  generate: (params, split, n, seed) => generateSelectiveCopying(params, n, new Rng(seed, stream("selective-copying", split, params))),
+  parseParams: (raw) => SelectiveCopyingParams.parse({ ...selectiveDefault, ...raw }),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Induction heads (Mamba, Sec. 4.1.2): random tokens with one special trigger token somewhere, followed by the
+// answer; the sequence ends with the trigger again, and the model must output the token that followed it the
+// first time. One scored position (the last). Vocabulary 16: trigger = V-1, other tokens 0 .. V-2.
+
+export const InductionHeadsParams = z.object({ vocab: z.number().int().min(3), seq_len: z.number().int().min(4) });
+export type InductionHeadsParams = z.infer<typeof InductionHeadsParams>;
+
+export function generateInductionHeads(p: InductionHeadsParams, n: number, rng: Rng): Example[] {
+  const { vocab: V, seq_len: T } = p;
+  const trigger = V - 1;
+  return Array.from({ length: n }, () => {
+    const input = new Int32Array(T);
+    for (let t = 0; t < T; t++) input[t] = rng.int(0, V - 1); // never the trigger
+    const at = rng.int(0, T - 2); // trigger at `at`, answer at `at + 1`, both before the final trigger
+    const answer = input[at + 1]!;
+    input[at] = trigger;
+    input[T - 1] = trigger;
+    const targets = new Int32Array(T).fill(IGNORE);
+    targets[T - 1] = answer;
+    return { input_ids: input, targets };
+  });
+}
+
+const inductionDefault: InductionHeadsParams = { vocab: 16, seq_len: 256 };
+
+export const inductionHeads: TaskDef<InductionHeadsParams> = {
+  id: "induction-heads",
+  version: "1.0.0",
+  title: "Induction heads (length extrapolation)",
+  metric: "accuracy",
+  source: "Mamba (arXiv 2312.00752), Sec. 4.1.2 / App. E.1 (vocab 16, trained at 256, tested at 2^6 .. 2^20)",
+  defaultParams: inductionDefault,
+  settings: (trained) => byLength(trained, [64, 128, 512, 1024, 4096, 16384, 65536], (p) => `L${p.seq_len}`),
+  vocab: (p) => p.vocab,
+  seqLen: (p) => p.seq_len,
+  generate: (params, split, n, seed) => generateInductionHeads(params, n, new Rng(seed, stream("induction-heads", split, params))),
+  parseParams: (raw) => InductionHeadsParams.parse({ ...inductionDefault, ...raw }),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Associative recall (H3 / safari): each example draws its own dictionary from keys [0, V/2) to values [V/2, V);
+// the sequence lists (seq_len - 1) / 2 key-value pairs sampled from it (a key may recur, always with its value),
+// then one query key that occurred; the model must output its value. One scored position (the last).
+
+export const AssociativeRecallParams = z
+  .object({ vocab: z.number().int().min(4), seq_len: z.number().int().min(3) })
+  .refine((p) => p.seq_len % 2 === 1, { message: "seq_len must be odd: key-value pairs, then one query key" })
+  .refine((p) => p.vocab % 2 === 0, { message: "vocab must be even: half keys, half values" });
+export type AssociativeRecallParams = z.infer<typeof AssociativeRecallParams>;
+
+export function generateAssociativeRecall(p: AssociativeRecallParams, n: number, rng: Rng): Example[] {
+  const { vocab: V, seq_len: T } = p;
+  const half = V / 2;
+  const pairs = (T - 1) / 2;
+  return Array.from({ length: n }, () => {
+    const value = Array.from({ length: half }, () => rng.int(half, V)); // this example's dictionary
+    const input = new Int32Array(T);
+    for (let i = 0; i < pairs; i++) {
+      const key = rng.int(0, half);
+      input[2 * i] = key;
+      input[2 * i + 1] = value[key]!;
+    }
+    const query = input[2 * rng.int(0, pairs)]!;
+    input[T - 1] = query;
+    const targets = new Int32Array(T).fill(IGNORE);
+    targets[T - 1] = value[query]!;
+    return { input_ids: input, targets };
+  });
+}
+
+const recallDefault: AssociativeRecallParams = { vocab: 30, seq_len: 129 };
+
+export const associativeRecall: TaskDef<AssociativeRecallParams> = {
+  id: "associative-recall",
+  version: "1.0.0",
+  title: "Associative recall",
+  metric: "accuracy",
+  source: "H3 (arXiv 2212.14052) / safari, as in Hyena (arXiv 2302.10866): vocab 30, one query after key-value pairs",
+  defaultParams: recallDefault,
+  settings: (trained) => byLength(trained, [513, 2049, 8193], (p) => `L${p.seq_len}`),
+  vocab: (p) => p.vocab,
+  seqLen: (p) => p.seq_len,
+  generate: (params, split, n, seed) => generateAssociativeRecall(params, n, new Rng(seed, stream("associative-recall", split, params))),
+  parseParams: (raw) => AssociativeRecallParams.parse({ ...recallDefault, ...raw }),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Copying ("Repeat After Me", Jelassi et al.): a random string of `str_len` letters, a separator, then the same
+// string again; after the separator and after each copied letter the model must output the next letter of the
+// string. Scored by exact match: an example counts only when all `str_len` letters are right.
+// Vocabulary: letters 0 .. V-2, separator V-1 (the paper uses 26 letters).
+
+export const CopyingParams = z.object({ vocab: z.number().int().min(3), str_len: positive });
+export type CopyingParams = z.infer<typeof CopyingParams>;
+
+export function generateCopying(p: CopyingParams, n: number, rng: Rng): Example[] {
+  const { vocab: V, str_len: k } = p;
+  const T = 2 * k + 1;
+  return Array.from({ length: n }, () => {
+    const letters = Array.from({ length: k }, () => rng.int(0, V - 1));
+    const input = new Int32Array(T);
+    const targets = new Int32Array(T).fill(IGNORE);
+    letters.forEach((c, j) => {
+      input[j] = c;
+      input[k + 1 + j] = c;
+      targets[k + j] = c; // after the separator (j = 0) or the previous copied letter
+    });
+    input[k] = V - 1;
+    return { input_ids: input, targets };
+  });
+}
+
+const copyingDefault: CopyingParams = { vocab: 27, str_len: 32 };
+
+export const copying: TaskDef<CopyingParams> = {
+  id: "copying",
+  version: "1.0.0",
+  title: "Copying (exact match by string length)",
+  metric: "exact_match",
+  source: "Repeat After Me (arXiv 2402.01032): copy a string after a separator, 26 letters",
+  defaultParams: copyingDefault,
+  settings: (trained) => {
+    const list: Setting<CopyingParams>[] = [{ name: `n${trained.str_len}`, params: trained }];
+    for (const k of [8, 16, 64, 128, 256]) if (k !== trained.str_len) list.push({ name: `n${k}`, params: { ...trained, str_len: k } });
+    return list;
+  },
+  vocab: (p) => p.vocab,
+  seqLen: (p) => 2 * p.str_len + 1,
+  generate: (params, split, n, seed) => generateCopying(params, n, new Rng(seed, stream("copying", split, params))),
+  parseParams: (raw) => CopyingParams.parse({ ...copyingDefault, ...raw }),
+  scoreExample: scoreExactMatch,
+};
