@@ -44,8 +44,16 @@ export function familyPage(family: string): string {
   return `models/${slug(family)}.md`;
 }
 
+const TASK_LABELS: Record<string, string> = {
+  mqar: "MQAR",
+  "selective-copying": "Selective copying",
+  "induction-heads": "Induction heads",
+  "associative-recall": "Associative recall",
+  copying: "Copying",
+};
+
 export function taskLabel(task: string): string {
-  return task.toUpperCase();
+  return TASK_LABELS[task] ?? task.toUpperCase();
 }
 
 /** "test@128/8" -> "MQAR 128/8"; a split other than test is named: "valid@128/8" -> "MQAR valid 128/8". */
@@ -193,6 +201,7 @@ function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: str
     const ours = cards.filter((c) => c.task.id === t.task);
     if (pub) {
       out.push("", `#### Published: ${pub.source}, ${link(`arXiv ${pub.arxiv}`, arxivUrl(pub.arxiv))}`, "", pub.summary, "");
+      for (const f of pub.figures ?? []) out.push(`${f.caption}:`, "", table(f.header, f.rows.map((r) => r.map(cell))), "");
       out.push(
         table(
           ["setting", pub.theirs, ...ours.map((c) => cell(c.id))],
