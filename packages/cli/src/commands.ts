@@ -19,7 +19,8 @@ export interface BenchArgs {
   modelsDir: string;
   data?: string;
   runId?: string;
-  resume: boolean;
+  /** --resume <run-id>, or "" with --run-id; undefined: a new run. */
+  resume?: string;
   examples?: number;
   threads?: number;
   cellTimeout?: number;
@@ -41,12 +42,14 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   if (a.examples !== undefined && !(Number.isInteger(a.examples) && a.examples > 0)) throw new UserError(`--examples ${a.examples}: must be a positive integer`, "e.g. --examples 500");
   if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new UserError(`--threads ${a.threads}: must be a positive integer`, "e.g. --threads 2");
   const seqLens = a.seqLen ? parseLengths(a.seqLen) : undefined;
-  const runId = a.runId ?? newRunId();
-  if (a.resume && !a.runId) throw new UserError("--resume needs the --run-id of the run to continue", "e.g. --resume --run-id 20261122T180000Z-1234 (see results/)");
+  const resume = a.resume !== undefined;
+  if (resume && a.resume && a.runId && a.resume !== a.runId) throw new UserError(`--resume ${a.resume} and --run-id ${a.runId} name different runs`, "give the run once: --resume <run-id>");
+  const runId = a.runId ?? (a.resume || newRunId());
+  if (resume && !a.runId && !a.resume) throw new UserError("--resume needs the run to continue", "e.g. --resume 20261122T180000Z-1234 (see results/)");
   const started = performance.now();
   const { file, rows } = await bench({
     root, checkpoints, eps, task: a.task, seqLens, quick: a.quick,
-    outDir: resolve(root, a.out), runId, resume: a.resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
+    outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
     cellTimeoutMs: a.cellTimeout === undefined ? undefined : a.cellTimeout * 1000,
   });
   console.log(formatTable(rows));

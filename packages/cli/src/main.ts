@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("models-dir", { type: "string", default: "models" })
             .option("data", { type: "string", desc: 'your own JSONL: {"input_ids": [...], "targets": [...]} per line' })
             .option("run-id", { type: "string", desc: "name of the run (default: time and pid)" })
-            .option("resume", { type: "boolean", default: false, desc: "continue --run-id, skipping finished rows" })
+            .option("resume", { type: "string", desc: "continue a run, skipping its finished rows: --resume <run-id> (or --resume --run-id <run-id>)" })
             .option("threads", { type: "number", desc: "intra-op threads" })
             .option("cell-timeout", { type: "number", desc: "seconds one matrix cell may take; over it the cell is a timeout row and the run goes on" })
             .option("verify", {

@@ -176,7 +176,7 @@ describe("Interruptions and concurrent runs", () => {
     const partial = readRows(file); // parses: only whole rows
     expect(partial.length).toBeGreaterThanOrEqual(1);
     expect(existsSync(`${file}.lock`)).toBe(true); // left by the killed writer
-    const again = ssmbench([...quickCpu, "--out", out, "--run-id", "k", "--resume"]);
+    const again = ssmbench([...quickCpu, "--out", out, "--resume", "k"]);
     expect(again.code, again.err).toBe(0);
     const full = readRows(file);
     expect(full.slice(0, partial.length)).toEqual(partial); // finished rows kept as they were

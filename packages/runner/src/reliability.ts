@@ -49,7 +49,7 @@ export const reliabilityCases: ReliabilityCase[] = [
   { id: "out of memory", group: "Faults inside a run", fault: "onnxruntime failing to allocate a 2^20-token prefill (simulated: the session throws onnxruntime's allocation error, since whether a real one fails depends on the machine's memory)", outcome: "that cell becomes a row with status oom; the other cells of the run are measured" },
   { id: "throwing cell", group: "Faults inside a run", fault: "onnxruntime throwing in one cell", outcome: "the classification of errors: out-of-memory messages to oom, NaN to nan, budgets to timeout, anything else to error" },
 
-  { id: "SIGKILL mid-run then --resume", group: "Interruptions and concurrent runs", fault: "a real bench process killed with SIGKILL after its first rows", outcome: "the CSV holds only whole rows and parses; --resume measures only the missing cells and keeps the finished rows byte for byte" },
+  { id: "SIGKILL mid-run then --resume", group: "Interruptions and concurrent runs", fault: "a real bench process killed with SIGKILL after its first rows", outcome: "the CSV holds only whole rows and parses; --resume <run-id> measures only the missing cells and keeps the finished rows byte for byte" },
   { id: "two runs at once", group: "Interruptions and concurrent runs", fault: "two bench processes writing to results/ at the same time", outcome: "each writes its own results/<run-id>.csv, both valid; the leaderboard merge does not depend on file order" },
   { id: "same run id twice at once", group: "Interruptions and concurrent runs", fault: "a second process given the --run-id of a run in progress", outcome: "exit 2 naming the process that holds the run (a lock beside the CSV); a lock left by a killed run is taken over" },
 
