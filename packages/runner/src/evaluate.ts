@@ -19,8 +19,13 @@ export function parseExamplesNote(note: string): { examples: number; seed: numbe
   return m ? { examples: Number(m[1]), seed: Number(m[2]) } : undefined;
 }
 
-/** Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB. */
-export const evalBatch = (seqLen: number, vocab: number) => Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab))));
+/**
+ * Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB and a batch at most 2^16 tokens
+ * (attention's [batch, heads, seq, seq] scores grow with both: 64 x 4096 tokens of a small-vocabulary task
+ * once took a 2-layer attention model past 24 GB).
+ */
+export const evalBatch = (seqLen: number, vocab: number) =>
+  Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab)), Math.floor(2 ** 16 / seqLen)));
 
 export async function accuracy(driver: RecurrentDriver, vocab: number, examples: readonly Example[], onProgress?: (done: number) => void, score: typeof scoreArgmax = scoreArgmax): Promise<Accuracy> {
   let correct = 0;
