@@ -20,6 +20,31 @@ function byLength<P extends { seq_len: number }>(trained: P, lengths: readonly n
 
 const stream = (task: string, split: string, params: Record<string, unknown>) => `${task}/${split}/${JSON.stringify(params)}`;
 
+/** A task scored by accuracy whose settings differ only in `seq_len` (named L<length>), trained at `defaults`. */
+function lengthTask<P extends { vocab: number; seq_len: number }>(def: {
+  id: string;
+  title: string;
+  source: string;
+  defaults: P;
+  schema: z.ZodType<P>;
+  testLengths: readonly number[];
+  generate: (p: P, n: number, rng: Rng) => Example[];
+}): TaskDef<P> {
+  return {
+    id: def.id,
+    version: "1.0.0",
+    title: def.title,
+    metric: "accuracy",
+    source: def.source,
+    defaultParams: def.defaults,
+    settings: (trained) => byLength(trained, def.testLengths, (p) => `L${p.seq_len}`),
+    vocab: (p) => p.vocab,
+    seqLen: (p) => p.seq_len,
+    generate: (params, split, n, seed) => def.generate(params, n, new Rng(seed, stream(def.id, split, params))),
+    parseParams: (raw) => def.schema.parse({ ...def.defaults, ...raw }),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Selective copying (Mamba, Sec. 3.1): `n_copy` data tokens scattered at random positions among noise tokens;
 // after them, `n_copy` marker tokens, and after reading the k-th marker the model must output the k-th data token.
@@ -47,21 +72,15 @@ export function generateSelectiveCopying(p: SelectiveCopyingParams, n: number, r
   });
 }
 
-const selectiveDefault: SelectiveCopyingParams = { vocab: 16, seq_len: 256, n_copy: 16 };
-
-export const selectiveCopying: TaskDef<SelectiveCopyingParams> = {
+export const selectiveCopying = lengthTask<SelectiveCopyingParams>({
   id: "selective-copying",
-  version: "1.0.0",
   title: "Selective copying",
-  metric: "accuracy",
   source: "Mamba (arXiv 2312.00752), Sec. 3.1 / App. E.1 (paper length 4096, vocab 16, 16 tokens)",
-  defaultParams: selectiveDefault,
-  settings: (trained) => byLength(trained, [1024, 4096], (p) => `L${p.seq_len}`),
-  vocab: (p) => p.vocab,
-  seqLen: (p) => p.seq_len,
-  generate: (params, split, n, seed) => generateSelectiveCopying(params, n, new Rng(seed, stream("selective-copying", split, params))),
-  parseParams: (raw) => SelectiveCopyingParams.parse({ ...selectiveDefault, ...raw }),
-};
+  defaults: { vocab: 16, seq_len: 256, n_copy: 16 },
+  schema: SelectiveCopyingParams,
+  testLengths: [1024, 4096],
+  generate: generateSelectiveCopying,
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Induction heads (Mamba, Sec. 4.1.2): random tokens with one special trigger token somewhere, followed by the
@@ -87,21 +106,15 @@ export function generateInductionHeads(p: InductionHeadsParams, n: number, rng: 
   });
 }
 
-const inductionDefault: InductionHeadsParams = { vocab: 16, seq_len: 256 };
-
-export const inductionHeads: TaskDef<InductionHeadsParams> = {
+export const inductionHeads = lengthTask<InductionHeadsParams>({
   id: "induction-heads",
-  version: "1.0.0",
   title: "Induction heads (length extrapolation)",
-  metric: "accuracy",
   source: "Mamba (arXiv 2312.00752), Sec. 4.1.2 / App. E.1 (vocab 16, trained at 256, tested at 2^6 .. 2^20)",
-  defaultParams: inductionDefault,
-  settings: (trained) => byLength(trained, [64, 128, 512, 1024, 4096, 16384, 65536], (p) => `L${p.seq_len}`),
-  vocab: (p) => p.vocab,
-  seqLen: (p) => p.seq_len,
-  generate: (params, split, n, seed) => generateInductionHeads(params, n, new Rng(seed, stream("induction-heads", split, params))),
-  parseParams: (raw) => InductionHeadsParams.parse({ ...inductionDefault, ...raw }),
-};
+  defaults: { vocab: 16, seq_len: 256 },
+  schema: InductionHeadsParams,
+  testLengths: [64, 128, 512, 1024, 4096, 16384, 65536],
+  generate: generateInductionHeads,
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Associative recall (H3 / safari): each example draws its own dictionary from keys [0, V/2) to values [V/2, V);
@@ -134,21 +147,15 @@ export function generateAssociativeRecall(p: AssociativeRecallParams, n: number,
   });
 }
 
-const recallDefault: AssociativeRecallParams = { vocab: 30, seq_len: 129 };
-
-export const associativeRecall: TaskDef<AssociativeRecallParams> = {
+export const associativeRecall = lengthTask<AssociativeRecallParams>({
   id: "associative-recall",
-  version: "1.0.0",
   title: "Associative recall",
-  metric: "accuracy",
   source: "H3 (arXiv 2212.14052) / safari, as in Hyena (arXiv 2302.10866): vocab 30, one query after key-value pairs",
-  defaultParams: recallDefault,
-  settings: (trained) => byLength(trained, [513, 2049, 8193], (p) => `L${p.seq_len}`),
-  vocab: (p) => p.vocab,
-  seqLen: (p) => p.seq_len,
-  generate: (params, split, n, seed) => generateAssociativeRecall(params, n, new Rng(seed, stream("associative-recall", split, params))),
-  parseParams: (raw) => AssociativeRecallParams.parse({ ...recallDefault, ...raw }),
-};
+  defaults: { vocab: 30, seq_len: 129 },
+  schema: AssociativeRecallParams,
+  testLengths: [513, 2049, 8193],
+  generate: generateAssociativeRecall,
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // Copying ("Repeat After Me", Jelassi et al.): a random string of `str_len` letters, a separator, then the same
