@@ -173,6 +173,11 @@ describe("Interruptions and concurrent runs", () => {
       });
     });
     await new Promise((r) => child.on("exit", r));
+    // The writer (tsx's child) gets the same SIGKILL; wait until it is gone or a zombie, as after any kill.
+    const writer = Number.parseInt(readFileSync(`${file}.lock`, "utf8"), 10);
+    for (let i = 0; i < 100 && /^[^)]*\) [^ZX]/.test(existsSync(`/proc/${writer}/stat`) ? readFileSync(`/proc/${writer}/stat`, "utf8") : ") X"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const partial = readRows(file); // parses: only whole rows
     expect(partial.length).toBeGreaterThanOrEqual(1);
     expect(existsSync(`${file}.lock`)).toBe(true); // left by the killed writer

@@ -99,8 +99,15 @@ function takeLock(lock: string, runId: string): void {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed writer can linger as a zombie (in containers whose init does not reap): signal 0 still reaches it.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.charAt(stat.lastIndexOf(")") + 2);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true; // no /proc: trust the signal
   }
 }
