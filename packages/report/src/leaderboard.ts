@@ -238,7 +238,7 @@ function renderWidthTable(t: AccuracyTable, cards: readonly ModelCard[]): string
       return link(text, `#${anchorFor(x.card.id, t.task)}`);
     }),
   ]);
-  const valueAt = (family: string, wi: number) => okValue(grid[families.indexOf(family)]?.[wi]?.head?.row);
+  const cellAt = (family: string, wi: number) => grid[families.indexOf(family)]?.[wi];
   return [
     "",
     `#### ${taskLabel(t.task)}: accuracy against model width`,
@@ -247,7 +247,7 @@ function renderWidthTable(t: AccuracyTable, cards: readonly ModelCard[]): string
       "`—`: no checkpoint of that width. Each checkpoint's training budget is in its card.",
     "",
     table(["family", ...widths.map((w) => `d_model ${w}`)], body, ["l", ...widths.map(() => "r" as const)]),
-    ...(t.task === "mqar" ? zoologyFinding(mine, widths, valueAt) : []),
+    ...(t.task === "mqar" ? zoologyFinding(mine, widths, cellAt) : []),
   ];
 }
 
@@ -264,7 +264,12 @@ function zoologyClass(card: ModelCard): "attention" | "gated convolution" | "inp
 }
 
 /** Zoology's finding (attention solves MQAR at small width, gated convolutions need more), checked on our numbers. */
-function zoologyFinding(cards: readonly ModelCard[], widths: number[], valueAt: (family: string, wi: number) => number | undefined): string[] {
+function zoologyFinding(
+  cards: readonly ModelCard[],
+  widths: number[],
+  cellAt: (family: string, wi: number) => { head?: { row?: ResultRow } } | undefined,
+): string[] {
+  const valueAt = (f: string, wi: number) => okValue(cellAt(f, wi)?.head?.row);
   const familiesOf = (k: string) => unique(cards.filter((c) => zoologyClass(c) === k).map((c) => c.family)).sort(cmp);
   const [attention, gated, inputDependent] = [familiesOf("attention"), familiesOf("gated convolution"), familiesOf("input-dependent")];
   if (attention.length === 0 || gated.length === 0 || widths.length < 2) return [];
@@ -272,7 +277,7 @@ function zoologyFinding(cards: readonly ModelCard[], widths: number[], valueAt: 
   const at = (f: string, wi: number) => {
     const v = valueAt(f, wi);
     if (v !== undefined) return percent(v);
-    return cards.some((c) => c.family === f && c.config.d_model === widths[wi]) ? "NA" : "—";
+    return cellAt(f, wi) ? "NA" : "—"; // a checkpoint without a usable row, or none of that width
   };
   const curve = (f: string) => `${f} ${widths.map((_, wi) => at(f, wi)).join(" → ")}`;
   const att = attention.map((f) => valueAt(f, first));

@@ -9,7 +9,7 @@ import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { statusOf, withBudget } from "./cell.ts";
-import { accuracy, examplesNote } from "./evaluate.ts";
+import { accuracy, examplesNote, testSplit } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
 import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
 import { decodeTiming, prefillTiming, stateBytes } from "./speed.ts";
@@ -115,7 +115,7 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
         // Accuracy: the task's settings (trained first), or the user's JSONL.
         const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: string }[] = userData
           ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: `user data ${userData.file}` }]
-          : settings.map((s) => ({ split: `test@${s.name}`, task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${examplesNote(nExamples, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+          : settings.map((s) => ({ split: testSplit(s.name), task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${examplesNote(nExamples, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
         for (const ev of evals) {
           // An accuracy row's batch depends on the lengths evaluated, so --resume matches it without batch and length,
           // and skips before generating the examples.

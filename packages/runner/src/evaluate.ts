@@ -12,6 +12,9 @@ export interface Accuracy {
   batch: number;
 }
 
+/** The split name of an accuracy row measured on a task setting's test examples ("test@128/8"). */
+export const testSplit = (settingName: string) => `test@${settingName}`;
+
 /** An accuracy row's note starts with what it was measured on, written and read (bench --verify) in one place. */
 export const examplesNote = (n: number, seed: number) => `${n} test examples, seed ${seed}`;
 export function parseExamplesNote(note: string): { examples: number; seed: number } | undefined {

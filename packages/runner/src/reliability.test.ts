@@ -11,6 +11,7 @@ import { mqar, writeSplit } from "@ssmbench/tasks";
 import { bench } from "./bench.ts";
 import { CellTimeoutError, statusOf } from "./cell.ts";
 import { loadCheckpoint, sha256File } from "./discover.ts";
+import { processRunning } from "./results.ts";
 import { reliabilityCases, renderReliability, type ReliabilityCase } from "./reliability.ts";
 import { root, ssmbench, ssmbenchAsync, tmp } from "./test-cli.ts";
 import { loadJsonl } from "./userdata.ts";
@@ -175,7 +176,7 @@ describe("Interruptions and concurrent runs", () => {
     await new Promise((r) => child.on("exit", r));
     // The writer (tsx's child) gets the same SIGKILL; wait until it is gone or a zombie, as after any kill.
     const writer = Number.parseInt(readFileSync(`${file}.lock`, "utf8"), 10);
-    for (let i = 0; i < 100 && /^[^)]*\) [^ZX]/.test(existsSync(`/proc/${writer}/stat`) ? readFileSync(`/proc/${writer}/stat`, "utf8") : ") X"); i++) {
+    for (let i = 0; i < 100 && processRunning(writer); i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const partial = readRows(file); // parses: only whole rows

@@ -88,7 +88,7 @@ function takeLock(lock: string, runId: string): void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
-    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+    if (Number.isInteger(pid) && pid !== process.pid && processRunning(pid)) {
       throw new UserError(`run ${runId} is being written by process ${pid} (${lock})`, "wait for that run to finish, or choose another --run-id");
     }
     rmSync(lock, { force: true }); // stale: its writer was killed
@@ -96,7 +96,8 @@ function takeLock(lock: string, runId: string): void {
   throw new UserError(`cannot lock ${lock}: another process keeps taking it`, "choose another --run-id");
 }
 
-function alive(pid: number): boolean {
+/** Is process `pid` still running? A zombie (killed, not yet reaped) is not. */
+export function processRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {

@@ -7,7 +7,7 @@ import { openModel } from "@ssmbench/runtime";
 import { parseResultsCsv } from "@ssmbench/report";
 import { TEST_SEED, taskOf } from "./bench.ts";
 import type { Checkpoint } from "./discover.ts";
-import { accuracy, parseExamplesNote } from "./evaluate.ts";
+import { accuracy, parseExamplesNote, testSplit } from "./evaluate.ts";
 
 export class VerificationFailed extends Error {
   override name = "VerificationFailed";
@@ -55,7 +55,7 @@ export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
         mismatches.push(`${what}: measured with ${row.task} ${row.task_version}, the generator is now ${task.version}`);
         continue;
       }
-      const setting = task.settings(task.parseParams(ckpt.card.task.params)).find((s) => `test@${s.name}` === row.split);
+      const setting = task.settings(task.parseParams(ckpt.card.task.params)).find((s) => testSplit(s.name) === row.split);
       const recorded = parseExamplesNote(row.note);
       if (!setting || !recorded) {
         mismatches.push(`${what}: cannot tell which examples it was measured on (split or note not understood)`);
