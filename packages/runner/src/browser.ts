@@ -1,0 +1,6 @@
+// The browser-safe part of the runner (no node: imports): accuracy over examples and the timing of prefill and
+// decode, as `bench` measures them. The in-browser runner (packages/web) uses these, so its figures are
+// computed by the same code as the Node run's.
+export * from "./evaluate.ts";
+export * from "./speed.ts";
+export * from "./timing.ts";
