@@ -315,13 +315,30 @@ def test_second_stage_starts_from_the_first(runs, family):
 
 def test_export_writes_files_with_matching_hashes(exported):
     out, card = exported["out"], exported["card"]
-    assert [f["path"] for f in card["files"]] == ["prefill.onnx", "step.onnx", "golden.json", "train-log.csv"]
+    assert [f["path"] for f in card["files"]] == ["prefill.onnx", "step.onnx", "weights.safetensors", "golden.json", "train-log.csv"]
     for f in card["files"]:
         data = (out / f["path"]).read_bytes()
         assert f["sha256"] == hashlib.sha256(data).hexdigest()
         assert re.fullmatch(r"[0-9a-f]{64}", f["sha256"])
         assert f["bytes"] == len(data) > 0
-    assert sorted(p.name for p in out.iterdir()) == ["card.json", "golden.json", "prefill.onnx", "step.onnx", "train-log.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "golden.json", "prefill.onnx", "step.onnx", "train-log.csv", "weights.safetensors"]
+
+
+def test_exported_weights_reload_the_reference_model(exported, trained):
+    from ssmbench_trainer.weights import golden_error, load_checkpoint
+    model, card = load_checkpoint(exported["out"])
+    assert card["id"] == exported["card"]["id"]
+    for k, v in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    assert golden_error(model, json.loads((exported["out"] / "golden.json").read_text())) < 1e-5
+    # A replaced weights file is refused by its sha256.
+    (exported["out"] / "weights.safetensors").write_bytes(b"not weights")
+    try:
+        with pytest.raises(SystemExit, match="sha256"):
+            load_checkpoint(exported["out"])
+    finally:
+        from ssmbench_trainer.weights import save_weights
+        save_weights(trained, exported["out"])
 
 
 def test_export_card_describes_the_checkpoint(exported, runs, trained, family):

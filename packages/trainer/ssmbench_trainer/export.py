@@ -1,6 +1,6 @@
 """Export a trained model to the ssmbench ONNX contract and write its checkpoint folder.
 
-    models/<id>/ prefill.onnx  step.onnx  golden.json  train-log.csv  card.json
+    models/<id>/ prefill.onnx  step.onnx  weights.safetensors  golden.json  train-log.csv  card.json
 
 prefill.onnx: input_ids [batch, seq] -> logits [batch, seq, vocab] + present_<state> (dynamic batch and seq);
 step.onnx:    input_ids [batch, 1] + past_<state> -> logits [batch, 1, vocab] + present_<state>.
@@ -27,6 +27,7 @@ import onnxruntime as ort
 import torch
 
 from .common import REPO, build_model, count_params, load_family, load_split
+from .weights import WEIGHTS, save_weights
 
 MAX_SEQ = 1 << 20  # longest prefill the exported graph is declared for (the card's maxSeqLen)
 DEFAULT_OPSET = 18  # a family may set ONNX_OPSET in model.py (e.g. 20 for the DFT op of FFT convolutions)
@@ -206,6 +207,7 @@ def main(argv=None):
         for f in (pre_tmp, step_tmp):
             f.replace(out / f.name)
 
+    save_weights(model, out)  # PyTorch eager baselines (the speed suite) run the same weights
     (out / "golden.json").write_text(json.dumps(golden(model, valid_x[2:4, :32].numpy(), last["vocab"], args.seed, args.tolerance)) + "\n")
     with open(out / "train-log.csv", "w", newline="") as f:
         fields = list(dict.fromkeys(k for r in log for k in r))
@@ -214,7 +216,7 @@ def main(argv=None):
         w.writerows(log)
 
     files = [{"path": n, "sha256": sha256(out / n), "bytes": (out / n).stat().st_size}
-             for n in ("prefill.onnx", "step.onnx", "golden.json", "train-log.csv")]
+             for n in ("prefill.onnx", "step.onnx", WEIGHTS, "golden.json", "train-log.csv")]
     task = last["task"]
     # Bytes of state per sequence; growing caches (past_seq) are counted at the trained length.
     at = int(task["params"].get("seq_len", 0)) or None
