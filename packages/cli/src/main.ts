@@ -5,6 +5,7 @@ import { hideBin } from "yargs/helpers";
 import { UserError } from "@ssmbench/core";
 import { findRepoRoot } from "@ssmbench/runner";
 import { benchCommand, dataCommand, exportCommand, listCommand, newModelCommand, reportCommand, trainCommand } from "./commands.ts";
+import { mergeCommand } from "./shards.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const root = findRepoRoot();
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("resume", { type: "string", desc: "continue a run, skipping its finished rows: --resume <run-id> (or --resume --run-id <run-id>)" })
             .option("threads", { type: "number", desc: "intra-op threads" })
             .option("cell-timeout", { type: "number", desc: "seconds one matrix cell may take; over it the cell is a timeout row and the run goes on" })
+            .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {
               type: "boolean",
               default: false,
@@ -74,6 +76,12 @@ export async function main(argv: string[]): Promise<number> {
         (a) => newModelCommand(root, { name: a.name!, title: a.title }),
       )
       .command("report", "regenerate docs/ from results/ and models/", (y) => y.option("check", { type: "boolean", default: false, desc: "fail if docs/ is stale" }), (a) => reportCommand(root, a.check))
+      .command(
+        "merge",
+        "merge the shards' CSVs of a results folder into its leaderboard.csv and name the planned cells that have no rows (exit 1 if any)",
+        (y) => y.option("results", { type: "string", default: "results", desc: "folder of the shards' CSVs and plans" }).option("run", { type: "string", desc: "check only this sharded run's plan" }),
+        (a) => mergeCommand(root, a),
+      )
       .command("list", "model families, checkpoints, tasks and execution providers", (y) => y.option("models-dir", { type: "string", default: "models" }), (a) => listCommand(root, a["models-dir"]))
       .command(
         "data",
@@ -88,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("out", { type: "string", demandOption: true }),
         (a) => dataCommand(root, a),
       )
-      .demandCommand(1, "name a command: bench, train, export, new-model, report, list, data")
+      .demandCommand(1, "name a command: bench, train, export, new-model, report, merge, list, data")
       .fail((msg, err) => {
         throw err ?? new UserError(msg, "see --help");
       })
@@ -102,6 +110,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if ((e as Error)?.name === "VerificationFailed") {
       console.error(`verification failed: ${(e as Error).message}`);
+      return 1;
+    }
+    if ((e as Error)?.name === "IncompleteResults") {
+      console.error(`incomplete: ${(e as Error).message}`);
       return 1;
     }
     if ((e as Error)?.name === "ZodError") {

@@ -7,3 +7,4 @@ export { awesomeJson, loadAwesome, renderAwesome, statusCell, type AwesomeData, 
 export { renderFamily } from "./families.ts";
 export { published } from "./published.ts";
 export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type GeneratedPage, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";
+export { PLAN_SUFFIX, checkPlans, describePlans, loadPlans, planPath, readPlan, writePlan, type PlanStatus, type PlannedCell, type ShardPlan } from "./shards.ts";

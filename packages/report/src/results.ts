@@ -110,8 +110,13 @@ function better(a: ResultRow, b: ResultRow): boolean {
   const ta = Date.parse(a.timestamp);
   const tb = Date.parse(b.timestamp);
   if (ta !== tb) return ta > tb;
-  return a.run_id > b.run_id; // equal times: a deterministic tie-break; equal run ids: the first read stays
+  if (a.run_id !== b.run_id) return a.run_id > b.run_id; // equal times: a deterministic tie-break
+  // Same time and run (a file copied twice, shards merged from several folders): the row's content decides,
+  // so that the merge never depends on the order the files were read in.
+  return rowText(a) > rowText(b);
 }
+
+const rowText = (r: ResultRow) => JSON.stringify(resultColumns.map((c) => r[c]));
 
 /**
  * One row per key: the latest ok row; when the key never ran ok, the latest of its nan / oom / timeout /

@@ -33,6 +33,8 @@ export interface BenchOptions {
   threads?: number;
   /** Time budget of one matrix cell in ms (--cell-timeout): over it, the cell becomes a "timeout" row. */
   cellTimeoutMs?: number;
+  /** Only these (checkpoint id, EP) cells of checkpoints x eps (a shard of the matrix: see shard.ts). */
+  include?: (model: string, ep: string) => boolean;
   log?: (line: string) => void;
 }
 
@@ -94,6 +96,7 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
     const trained = task.parseParams(card.task.params);
     const settings = o.quick ? task.settings(trained).slice(0, 1) : task.settings(trained);
     for (const backend of backends) {
+      if (o.include && !o.include(card.id, backend.name)) continue;
       const base = { ...prov, runtime: backend.runtime, runtime_version: backend.version, ep: backend.name, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === "prefill.onnx")?.sha256 ?? "" };
       const emit = (r: { task: string; task_version: string; split: string; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
         const row: ResultRow = { ...base, timestamp: new Date().toISOString(), ci_low: null, ci_high: null, ...r };

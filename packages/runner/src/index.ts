@@ -9,3 +9,4 @@ export { formatTable } from "./table.ts";
 export * from "./verify.ts";
 export { withBudget, statusOf, CellTimeoutError } from "./cell.ts";
 export { reliabilityCases, renderReliability, type ReliabilityCase } from "./reliability.ts";
+export * from "./shard.ts";

@@ -1,0 +1,72 @@
+// The command-line side of sharded runs: `pnpm bench --shard i/n` (or a Slurm / Kubernetes array index) and
+// `ssmbench merge`, which merges the shards' CSVs and names the planned cells that have no rows.
+import fs from "node:fs";
+import path from "node:path";
+import { UserError } from "@ssmbench/core";
+import { LEADERBOARD_CSV, checkPlans, describePlans, formatResultsCsv, loadPlans, loadResults, mergeLeaderboard } from "@ssmbench/report";
+import { baseRunId, newRunId, rerunCommand, resolveShard, savePlan, selectShard, type Checkpoint, type ShardSelection } from "@ssmbench/runner";
+
+/** Thrown when a merge lacks planned cells: exit code 1, after the merged file is written. */
+export class IncompleteResults extends Error {
+  override name = "IncompleteResults";
+}
+
+/** The run id the shards of one array share when none is given: the Slurm array job's id, else a new one. */
+export function defaultShardRun(env: Record<string, string | undefined> = process.env): string {
+  return env.SLURM_ARRAY_JOB_ID ? `slurm-${env.SLURM_ARRAY_JOB_ID}` : newRunId();
+}
+
+/**
+ * undefined when the bench is not sharded. Otherwise this shard's cells, its run id (<run>-shard<i>of<n>), and the
+ * plan of the whole matrix written to outDir (after the EPs are checked, so a bad --ep leaves no plan behind).
+ */
+export async function planShardedBench(o: {
+  flag?: string;
+  run?: string;
+  checkpoints: Checkpoint[];
+  eps: string[];
+  task?: string;
+  outDir: string;
+  checkEps: (eps: string[]) => Promise<unknown>;
+  argv?: string[];
+  log?: (line: string) => void;
+}): Promise<ShardSelection | undefined> {
+  const shard = resolveShard(o.flag);
+  if (!shard) return undefined;
+  const log = o.log ?? ((s: string) => console.error(s));
+  const sel = selectShard({ shard, run: o.run || defaultShardRun(), checkpoints: o.checkpoints, eps: o.eps, task: o.task, command: rerunCommand(o.argv ?? process.argv.slice(2)) });
+  await o.checkEps(o.eps);
+  const file = savePlan(o.outDir, sel);
+  const total = sel.plan.cells.length;
+  if (sel.cells.length === 0) {
+    log(`shard ${shard.index}/${shard.count} (${shard.source}) has no cells: the matrix has ${total} (checkpoints x EPs), so nothing to run; fewer shards would do`);
+  } else {
+    log(`shard ${shard.index}/${shard.count} (${shard.source}): ${sel.cells.length} of ${total} cells (${sel.cells.map((c) => `${c.model} on ${c.ep}`).join(", ")}) as run ${sel.runId}; plan in ${file}`);
+  }
+  return sel;
+}
+
+/** `ssmbench merge`: every CSV of the folder into its leaderboard.csv, then each sharded run's missing cells. */
+export function mergeCommand(root: string, a: { results: string; run?: string }): void {
+  const dir = path.resolve(root, a.results);
+  if (!fs.existsSync(dir)) throw new UserError(`no results folder ${dir}`, "pass --results <folder holding the shards' CSVs>");
+  const rows = loadResults(dir);
+  const merged = mergeLeaderboard(rows);
+  const out = path.join(dir, LEADERBOARD_CSV);
+  fs.writeFileSync(out, formatResultsCsv(merged));
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".csv") && f !== LEADERBOARD_CSV).length;
+  console.log(`merged ${rows.length} rows of ${files} result file(s) into ${out}: ${merged.length} rows`);
+  let plans = loadPlans(dir);
+  if (a.run !== undefined) {
+    const run = baseRunId(a.run);
+    plans = plans.filter((p) => p.run === run);
+    if (plans.length === 0) throw new UserError(`no plan for run ${run} in ${dir}`, `plans are written by pnpm bench --shard; runs with plans here: ${loadPlans(dir).map((p) => p.run).join(", ") || "none"}`);
+  }
+  const status = checkPlans(plans, rows);
+  if (status.length > 0) console.log(describePlans(status));
+  const incomplete = status.filter((s) => s.missing.length > 0);
+  if (incomplete.length > 0) {
+    const cells = incomplete.reduce((n, s) => n + s.missing.length, 0);
+    throw new IncompleteResults(`${cells} planned cell(s) have no rows in ${dir} (listed above); rerun their shards with the commands shown, then merge again`);
+  }
+}
