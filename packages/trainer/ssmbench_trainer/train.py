@@ -6,6 +6,12 @@ evaluation, so a run that is stopped resumes where it was (`--resume`, the defau
 
     python -m ssmbench_trainer.train --model-dir packages/model-mamba --data datasets/mqar/data/128-8 \
         --out runs/mamba-mqar --lrs 1e-3,3e-3 --steps 4000
+
+Under torchrun (`torchrun --standalone --nproc_per_node N -m ssmbench_trainer.train ...`) the same run is split over
+N processes with DistributedDataParallel (gloo on CPU, nccl with one GPU per process): every process draws the same
+global batch and takes its contiguous slice, and the loss is scaled so that DDP's gradient average is the gradient
+of the whole batch, so the result is the one-process result. Rank 0 alone evaluates and writes; the swept learning
+rates run one after another in the process group.
 """
 from __future__ import annotations
 
@@ -14,11 +20,15 @@ import csv
 import hashlib
 import json
 import math
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 
 from .common import build_model, count_params, load_family, load_split
 
@@ -31,6 +41,85 @@ def scored_loss(model, ids, targets):
     logits = model.head(h[mask])
     y = targets[mask]
     return F.cross_entropy(logits, y), (logits.argmax(-1) == y).sum().item(), y.numel()
+
+
+class ScoredObjective(nn.Module):
+    """The training objective as a module, so that DistributedDataParallel (which hooks forward) can wrap it.
+
+    Returns the summed (not averaged) cross-entropy over the scored positions and how many of them are right: the
+    caller divides by the scored positions of the whole global batch, which no single process sees.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, targets):
+        h = self.model.hidden(ids)
+        mask = targets != IGNORE
+        logits = self.model.head(h[mask])
+        y = targets[mask]
+        return F.cross_entropy(logits, y, reduction="sum"), (logits.argmax(-1) == y).sum()
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process sits in a torchrun launch (world 1, rank 0 without one)."""
+
+    world: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> tuple[Dist, str]:
+    """Joins the process group when torchrun started us (WORLD_SIZE > 1): gloo on CPU, nccl on cuda:LOCAL_RANK."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), device
+    d = Dist(world, int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")))
+    if device.startswith("cuda"):
+        device = f"cuda:{d.local_rank}"
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=torch.device(device))
+    else:
+        dist.init_process_group("gloo")
+    return d, device
+
+
+def global_sum(values: list[float], device, d: Dist) -> list[float]:
+    """Sums a few numbers over the processes (float64, so integer counts stay exact)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if d.world > 1:
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def from_rank0(value: float, device, d: Dist) -> float:
+    if d.world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(t, 0)
+    return t.item()
+
+
+def any_rank(flag: bool, device, d: Dist) -> bool:
+    """True on every process when it is true on one (wall-clock budgets end on different steps per process)."""
+    if d.world == 1:
+        return flag
+    t = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def save_atomic(obj, path: Path) -> None:
+    """A stop in the middle of a save leaves the previous checkpoint, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -61,7 +150,7 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train_one(args, family, lr: float, data, out: Path, log_rows: list) -> dict:
+def train_one(args, family, lr: float, data, out: Path, log_rows: list, d: Dist = Dist()) -> dict:
     (tr_x, tr_y, meta), (va_x, va_y, _) = data
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -70,43 +159,68 @@ def train_one(args, family, lr: float, data, out: Path, log_rows: list) -> dict:
         model.load_state_dict(torch.load(args.init, map_location=device))
     opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=lr, betas=(0.9, 0.98))
     # The checkpoint is keyed by everything that defines the run, so --resume never continues a different one.
+    # The number of processes is not part of it: a run started on 1 process may resume on N, and back.
     key = json.dumps([args.config, args.init, args.steps, args.batch, args.seed, args.warmup, args.weight_decay, meta], sort_keys=True)
     ckpt = out / f"ckpt-lr{lr:g}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.pt"
     step, wall, best_acc, best_state = 0, 0.0, -1.0, None
-    if args.resume and ckpt.exists():
+    if args.resume and ckpt.exists():  # every process reads it (one host, or a shared file system)
         saved = torch.load(ckpt, map_location=device)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         step, wall, best_acc = saved["step"], saved["wall"], saved["best_acc"]
         best_state = saved["best_state"]
         log_rows.extend(saved["log"])
-        print(f"[lr {lr:g}] resumed at step {step}", flush=True)
+        if d.main:
+            print(f"[lr {lr:g}] resumed at step {step}", flush=True)
+    objective = ScoredObjective(model)
+    if d.world > 1:
+        # Buffers (RoPE frequencies, decay constants) are constants, so they are not re-broadcast at every step.
+        objective = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
     gen = torch.Generator().manual_seed(args.seed * 1000 + step)
     warmup = max(1, int(args.warmup * args.steps))
     t0 = time.time() - wall
+    out_of_time = wall >= args.max_minutes * 60
+    bounded = math.isfinite(args.max_minutes)
     model.train()
-    while step < args.steps and best_acc < args.target_acc and time.time() - t0 < args.max_minutes * 60:
+    while step < args.steps and best_acc < args.target_acc and not out_of_time:
+        # Every process draws the same global batch (so the data order is the one-process order) and takes its
+        # contiguous slice of it. The loss is the sum over this slice's scored positions divided by the scored
+        # positions of the whole batch, times the number of processes: DDP averages gradients over processes, so
+        # the average is exactly the gradient of the batch mean, however the scored positions fall on the slices.
         idx = torch.randint(len(tr_x), (args.batch,), generator=gen)
+        n_batch = max(1, int((tr_y[idx] != IGNORE).sum()))
+        mine = idx.tensor_split(d.world)[d.rank]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, lr, warmup)
-        loss, c, n = scored_loss(model, tr_x[idx].to(device, non_blocking=True), tr_y[idx].to(device, non_blocking=True))
+        loss_sum, correct = objective(tr_x[mine].to(device, non_blocking=True), tr_y[mine].to(device, non_blocking=True))
+        loss = loss_sum / n_batch * d.world
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         step += 1
-        out_of_time = time.time() - t0 >= args.max_minutes * 60
+        if bounded:
+            out_of_time = any_rank(time.time() - t0 >= args.max_minutes * 60, device, d)
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
-            acc = evaluate(model, va_x, va_y, args.eval_batch, device)
-            row = {"lr": lr, "step": step, "loss": round(loss.item(), 5), "train_acc": round(c / n, 5), "valid_acc": round(acc, 5), "wall_s": round(time.time() - t0, 2)}
+            batch_loss_sum, batch_correct = global_sum([loss_sum.item(), correct.item()], device, d)
+            batch_loss = batch_loss_sum / n_batch
+            acc = evaluate(model, va_x, va_y, args.eval_batch, device) if d.main else 0.0
+            acc = from_rank0(acc, device, d)
+            row = {"lr": lr, "step": step, "loss": round(batch_loss, 5), "train_acc": round(batch_correct / n_batch, 5),
+                   "valid_acc": round(acc, 5), "wall_s": round(time.time() - t0, 2)}
             log_rows.append(row)
-            print(json.dumps(row), flush=True)
             if acc > best_acc:
-                best_acc, best_state = acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": time.time() - t0,
-                        "best_acc": best_acc, "best_state": best_state, "log": [r for r in log_rows if r["lr"] == lr]}, ckpt)
-            if not math.isfinite(loss.item()):
-                print(f"[lr {lr:g}] loss is not finite; stopping this learning rate", flush=True)
+                best_acc = acc
+                if d.main:
+                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if d.main:
+                print(json.dumps(row), flush=True)
+                save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": time.time() - t0,
+                             "best_acc": best_acc, "best_state": best_state, "log": [r for r in log_rows if r["lr"] == lr]}, ckpt)
+            if not math.isfinite(batch_loss):
+                if d.main:
+                    print(f"[lr {lr:g}] loss is not finite; stopping this learning rate", flush=True)
                 break
     return {"lr": lr, "steps": step, "metric": best_acc, "wall_s": round(time.time() - t0, 2), "state": best_state,
             "params": count_params(model)}
@@ -159,8 +273,18 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--no-resume", dest="resume", action="store_false")
-    ap.add_argument("--jobs", type=int, default=1, help="train the swept learning rates in parallel processes (GPU)")
+    ap.add_argument("--jobs", type=int, default=1, help="train the swept learning rates in parallel processes (GPU); "
+                    "ignored under torchrun, where they run one after another")
     args = ap.parse_args(argv)
+    d, args.device = init_distributed(args.device)
+    try:
+        run(args, argv, d)
+    finally:
+        if d.world > 1:
+            dist.destroy_process_group()
+
+
+def run(args, argv, d: Dist) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
@@ -171,10 +295,15 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     log_rows: list = []
     lrs = [float(x) for x in args.lrs.split(",")]
-    if args.jobs > 1 and len(lrs) > 1:
+    if d.world > 1 and args.batch < d.world:
+        raise SystemExit(f"--batch {args.batch} is smaller than the {d.world} processes: each takes a slice of the batch")
+    if args.jobs > 1 and len(lrs) > 1 and d.world == 1:
         results = run_parallel(argv, lrs, out, log_rows)
     else:
-        results = [train_one(args, family, lr, data, out, log_rows) for lr in lrs]
+        results = [train_one(args, family, lr, data, out, log_rows, d) for lr in lrs]
+    if not d.main:
+        dist.barrier()  # rank 0 writes the outputs below
+        return
     best = max(results, key=lambda r: r["metric"])
     torch.save(best["state"], out / "best.pt")
     with open(out / "train-log.csv", "w", newline="") as f:
@@ -185,13 +314,16 @@ def main(argv=None):
     summary = {
         "family": family.FAMILY, "config": {**family.DEFAULT_CONFIG, **json.loads(args.config)}, "vocab": meta["vocab"],
         "task": {"id": meta["task"], "version": meta["version"], "params": meta["params"]},
-        "seed": args.seed, "batch": args.batch, "lr": best["lr"], "steps": best["steps"], "device": args.device,
+        "seed": args.seed, "batch": args.batch, "lr": best["lr"], "steps": best["steps"],
+        "device": args.device if d.world == 1 else f"{args.device.split(':')[0]} x{d.world} (torchrun)",
         "wall_s": round(sum(r["wall_s"] for r in results), 2), "params": best["params"],
         "sweep": [{k: r[k] for k in ("lr", "steps", "metric", "wall_s")} for r in results],
         "final": {"valid_accuracy": best["metric"]},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("lr", "sweep", "final")}), flush=True)
+    if d.world > 1:
+        dist.barrier()
 
 
 if __name__ == "__main__":
