@@ -80,6 +80,8 @@ export interface TrainArgs {
   params: string;
   trainExamples: number;
   maxMinutes?: number;
+  /** processes under torchrun (DistributedDataParallel); 1 = one process */
+  nproc?: number;
   id?: string;
 }
 
@@ -113,12 +115,19 @@ export async function trainCommand(root: string, a: TrainArgs): Promise<void> {
   const id = a.id ?? `${a.model}-${a.task}`;
   const run = join(root, "runs", id);
   console.error(`data: ${data}\ntraining ${a.model} on ${a.task} (${a.device}); checkpoints in ${run}`);
-  runPython(root, "ssmbench_trainer.train", [
+  const nproc = a.nproc ?? 1;
+  if (!Number.isInteger(nproc) || nproc < 1) throw new UserError(`--nproc ${a.nproc}: not a positive integer`, "e.g. --nproc 4 (one process per GPU)");
+  const trainArgs = [
     "--model-dir", family.dir, "--data", data, "--out", run, "--config", a.config, "--lrs", a.lrs,
     "--steps", String(a.steps), "--batch", String(a.batch), "--device", a.device,
     ...(a.maxMinutes ? ["--max-minutes", String(a.maxMinutes)] : []),
-    ...(a.device.startsWith("cuda") ? ["--jobs", String(a.lrs.split(",").length)] : []),
-  ]);
+  ];
+  if (nproc > 1) {
+    // torchrun: each process takes a slice of every batch (DDP); the learning rates run one after another.
+    runPython(root, "torch.distributed.run", ["--standalone", "--nproc_per_node", String(nproc), "-m", "ssmbench_trainer.train", ...trainArgs]);
+  } else {
+    runPython(root, "ssmbench_trainer.train", [...trainArgs, ...(a.device.startsWith("cuda") ? ["--jobs", String(a.lrs.split(",").length)] : [])]);
+  }
   runPython(root, "ssmbench_trainer.export", ["--model-dir", family.dir, "--run", run, "--data", data, "--out", join(root, "models", id), "--id", id]);
   console.error(`wrote models/${id}; measure it with: pnpm bench --model ${id}`);
 }

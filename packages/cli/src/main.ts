@@ -54,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("params", { type: "string", default: "{}", desc: "JSON overrides of the task's trained setting" })
             .option("train-examples", { type: "number", default: 100_000 })
             .option("max-minutes", { type: "number", desc: "wall-clock budget per learning rate" })
+            .option("nproc", { type: "number", default: 1, desc: "processes under torchrun (DDP; one GPU each with --device cuda); same result as 1" })
             .option("id", { type: "string", desc: "checkpoint id (default <family>-<task>)" }),
         (a) => trainCommand(root, { ...a, trainExamples: a["train-examples"], maxMinutes: a["max-minutes"] }),
       )
