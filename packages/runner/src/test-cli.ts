@@ -9,8 +9,8 @@ export const root = findRepoRoot(import.meta.dirname);
 const tsx = join(root, "node_modules", ".bin", "tsx");
 const cliArgs = (args: string[]) => ["--conditions=@ssmbench/source", join(root, "packages/cli/src/main.ts"), ...args];
 
-export function ssmbench(args: string[]) {
-  const r = spawnSync(tsx, cliArgs(args), { cwd: root, encoding: "utf8", timeout: 230_000 });
+export function ssmbench(args: string[], env?: NodeJS.ProcessEnv) {
+  const r = spawnSync(tsx, cliArgs(args), { cwd: root, encoding: "utf8", timeout: 230_000, env: env && { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
