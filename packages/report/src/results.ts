@@ -31,7 +31,8 @@ export function parseResultsCsv(csv: string, file: string): ResultRow[] {
   const text = csv.replace(/^\uFEFF/, ""); // a byte-order mark would glue itself to the first column name
   const hint = `result files are written by \`pnpm bench\`; fix or remove the row (or the file) and rerun`;
   // The header first (its first record, quoted or not): it must name exactly the result columns.
-  const fields = (Papa.parse<string[]>(text, { preview: 1 }).data[0] ?? []).map((f) => f.trim());
+  // The delimiter is always ",": papaparse's guess picks ";" for a one-row file whose note holds semicolons.
+  const fields = (Papa.parse<string[]>(text, { preview: 1, delimiter: "," }).data[0] ?? []).map((f) => f.trim());
   const missing = resultColumns.filter((c) => !fields.includes(c));
   const unexpected = fields.filter((f) => !(resultColumns as string[]).includes(f));
   if (missing.length > 0 || unexpected.length > 0) {
@@ -48,6 +49,7 @@ export function parseResultsCsv(csv: string, file: string): ResultRow[] {
     return 1 + (text.slice(0, start).match(/\n/g)?.length ?? 0);
   };
   Papa.parse<Record<string, string>>(text, {
+    delimiter: ",",
     header: true,
     skipEmptyLines: true,
     transformHeader: (h) => h.trim(),
