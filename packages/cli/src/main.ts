@@ -6,6 +6,7 @@ import { UserError } from "@ssmbench/core";
 import { findRepoRoot } from "@ssmbench/runner";
 import { benchCommand, dataCommand, exportCommand, listCommand, newModelCommand, reportCommand, trainCommand } from "./commands.ts";
 import { mergeCommand } from "./shards.ts";
+import { speedCommand } from "./speed.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const root = findRepoRoot();
@@ -31,13 +32,21 @@ export async function main(argv: string[]): Promise<number> {
             .option("resume", { type: "string", desc: "continue a run, skipping its finished rows: --resume <run-id> (or --resume --run-id <run-id>)" })
             .option("threads", { type: "number", desc: "intra-op threads" })
             .option("cell-timeout", { type: "number", desc: "seconds one matrix cell may take; over it the cell is a timeout row and the run goes on" })
+            .option("suite", { choices: ["default", "speed"] as const, default: "default" as const, desc: "speed: prefill vs length and batch, decode vs context, memory, on every EP and PyTorch eager (docs/speed.md)" })
+            .option("batch", { type: "string", desc: "--suite speed: prefill batch sizes (default 1,8)" })
+            .option("contexts", { type: "string", desc: "--suite speed: decode contexts (default 1024,8192,65536)" })
+            .option("torch", { type: "boolean", default: true, desc: "--suite speed: time PyTorch eager on the same weights too (--no-torch to skip)" })
+            .option("max-logits-gb", { type: "number", desc: "--suite speed: skip cells whose logits alone exceed this (default 2)" })
             .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {
               type: "boolean",
               default: false,
               desc: "re-measure the accuracy rows of results/leaderboard.csv for --model (default EP cpu) and fail if any differs",
             }),
-        (a) => benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"] }),
+        (a) =>
+          a.suite === "speed"
+            ? speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"] })
+            : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"] }),
       )
       .command(
         "train",

@@ -10,3 +10,4 @@ export * from "./verify.ts";
 export { withBudget, statusOf, CellTimeoutError } from "./cell.ts";
 export { reliabilityCases, renderReliability, type ReliabilityCase } from "./reliability.ts";
 export * from "./shard.ts";
+export * from "./speed-suite.ts";

@@ -18,22 +18,32 @@ export async function prefillTiming(driver: RecurrentDriver, vocab: number, seqL
 
 /** Per-token latency of step(): prefill `context` tokens, warm up, then time `steps` single steps. */
 export async function decodeTiming(driver: RecurrentDriver, vocab: number, context: number, steps: number, warmup: number): Promise<Timing> {
-  const ids = randomIds(context + warmup + steps, vocab, 7);
-  await driver.prefill(ids.subarray(0, context), 1, context);
+  await driver.prefill(randomIds(context, vocab, 7), 1, context);
+  return stepTiming(driver, vocab, steps, warmup);
+}
+
+/** Times `steps` single steps (after `warmup` untimed ones) from the driver's current state. */
+export async function stepTiming(driver: RecurrentDriver, vocab: number, steps: number, warmup: number): Promise<Timing> {
+  const ids = randomIds(warmup + steps, vocab, 8);
   const token = new BigInt64Array(1);
-  let pos = context;
   for (let i = 0; i < warmup; i++) {
-    token[0] = ids[pos++]!;
+    token[0] = ids[i]!;
     await driver.step(token);
   }
   const samples: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    token[0] = ids[pos++]!;
+  for (let i = warmup; i < warmup + steps; i++) {
+    token[0] = ids[i]!;
     const t0 = performance.now();
     await driver.step(token);
     samples.push(performance.now() - t0);
   }
   return summarize(samples);
+}
+
+/** N(0, 1) values, deterministic: what a synthetic decode context is filled with. */
+export function normalFill(seed: number): (i: number) => number {
+  const rng = new Rng(seed, "state");
+  return () => Math.sqrt(-2 * Math.log(1 - rng.float())) * Math.cos(2 * Math.PI * rng.float());
 }
 
 /** Bytes of recurrent state per sequence, read off the state tensors themselves. */

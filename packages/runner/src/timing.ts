@@ -7,6 +7,8 @@ export interface TimingOptions {
   minSamples: number;
   minTimeMs: number;
   maxTimeMs: number;
+  /** samples always taken, even past maxTimeMs (default 1) */
+  floorSamples?: number;
 }
 
 export const fullTiming: TimingOptions = { warmup: 2, minSamples: 7, minTimeMs: 2000, maxTimeMs: 30_000 };
@@ -30,7 +32,7 @@ export async function measure(fn: () => Promise<unknown>, opts: TimingOptions): 
     await fn();
     samples.push(performance.now() - t0);
     const elapsed = performance.now() - start;
-    if ((samples.length >= opts.minSamples && elapsed >= opts.minTimeMs) || (elapsed >= opts.maxTimeMs && samples.length >= 1)) break;
+    if ((samples.length >= opts.minSamples && elapsed >= opts.minTimeMs) || (elapsed >= opts.maxTimeMs && samples.length >= (opts.floorSamples ?? 1))) break;
   }
   return summarize(samples);
 }

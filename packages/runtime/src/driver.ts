@@ -117,6 +117,31 @@ export class RecurrentDriver {
     this.setState(this.initState(batch), batch);
   }
 
+  /**
+   * A state of the card's shapes after `pastSeq` tokens, filled by `fill(i)` (growing caches get past_seq = pastSeq).
+   * The speed suite times step() from such a state where the prefill that would build it does not fit in memory.
+   */
+  filledState(batch: number, pastSeq: number, fill: (i: number) => number): State {
+    checkCount("batch", batch);
+    const state: State = {};
+    for (const s of this.spec.states) {
+      const dims = s.shape.map((d) => (d === "batch" ? batch : d === "past_seq" ? pastSeq : Number(d)));
+      const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < data.length; i++) data[i] = fill(i);
+      state[s.name] = this.stepSession.tensor("float32", data, dims);
+    }
+    return state;
+  }
+
+  /** Continues from a given state (from filledState, or saved from an earlier prefill); checked against the card. */
+  useState(state: State, batch: number): void {
+    for (const s of this.spec.states) {
+      const t = state[s.name];
+      if (!t || !fits(s, t.dims, batch)) throw new UserError(`state ${s.name}: expected ${show(stateDims(s, batch))}, got ${t ? show(t.dims) : "nothing"}`);
+    }
+    this.setState(state, batch);
+  }
+
   /** Runs prefill.onnx over [batch, seq] ids; its final state becomes the state step() continues from. */
   async prefill(inputIds: BigInt64Array, batch: number, seq: number): Promise<Logits & { state: State }> {
     checkCount("batch", batch);

@@ -1,0 +1,62 @@
+// `pnpm bench --suite speed`: the options of the speed suite, checked, then the suite itself (runner/speed-suite.ts).
+import { resolve } from "node:path";
+import { UserError } from "@ssmbench/core";
+import { formatTable, newRunId, resolveModels, speedDefaults, speedSuite, widestPerFamily } from "@ssmbench/runner";
+
+export interface SpeedArgs {
+  model: string;
+  task?: string;
+  ep?: string;
+  seqLen?: string;
+  batch?: string;
+  contexts?: string;
+  torch: boolean;
+  maxLogitsGb?: number;
+  quick: boolean;
+  out: string;
+  modelsDir: string;
+  runId?: string;
+  resume?: string;
+  threads?: number;
+  cellTimeout?: number;
+}
+
+export function parseList(flag: string, text: string, example: string): number[] {
+  const out = text.split(",").map((s) => Number(s.trim()));
+  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--${flag}: "${text}" is not a list of positive integers`, `e.g. --${flag} ${example}`);
+  return out;
+}
+
+export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
+  const all = resolveModels(a.model, root, resolve(root, a.modelsDir));
+  const onTask = all.filter((c) => c.card.task.id === (a.task ?? "mqar"));
+  // A family or "all" is timed at one checkpoint per family, the widest, so families are compared at one width.
+  const checkpoints = all.length === 1 ? all : widestPerFamily(onTask);
+  if (!checkpoints.length) throw new UserError(`no checkpoint of "${a.model}" is trained on ${a.task ?? "mqar"}`, "choose --task, or name a checkpoint id");
+  if (a.maxLogitsGb !== undefined && !(a.maxLogitsGb > 0)) throw new UserError(`--max-logits-gb ${a.maxLogitsGb}: must be a positive number`, "e.g. --max-logits-gb 2");
+  if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
+  const quick = a.quick;
+  const started = performance.now();
+  const runId = a.runId ?? (a.resume || newRunId());
+  const { file, rows } = await speedSuite({
+    root,
+    checkpoints,
+    eps: (a.ep ?? "cpu,wasm").split(",").map((s) => s.trim()).filter(Boolean),
+    torch: a.torch,
+    lengths: a.seqLen ? parseList("seq-len", a.seqLen, "1024,4096,16384,65536") : quick ? [1024, 4096] : speedDefaults.lengths,
+    batches: a.batch ? parseList("batch", a.batch, "1,8") : quick ? [1] : speedDefaults.batches,
+    contexts: a.contexts ? parseList("contexts", a.contexts, "1024,8192,65536") : quick ? [1024] : speedDefaults.contexts,
+    maxLogitsBytes: a.maxLogitsGb !== undefined ? a.maxLogitsGb * 2 ** 30 : speedDefaults.maxLogitsBytes,
+    threads: a.threads,
+    timing: quick ? { warmup: 1, minSamples: 3, minTimeMs: 200, maxTimeMs: 5000, floorSamples: 2 } : speedDefaults.timing,
+    steps: quick ? 32 : speedDefaults.steps,
+    warmupSteps: quick ? 4 : speedDefaults.warmupSteps,
+    cellTimeoutMs: (a.cellTimeout ?? speedDefaults.cellTimeoutMs / 1000) * 1000,
+    outDir: resolve(root, a.out),
+    runId,
+    resume: a.resume !== undefined,
+  });
+  console.log(formatTable(rows));
+  const failed = rows.filter((r) => r.status !== "ok").length;
+  console.log(`\n${rows.length} rows (${failed} not ok) written to ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; pnpm report draws docs/speed.md from them`);
+}

@@ -1,0 +1,193 @@
+// `bench --suite speed`: prefill tokens/s against length and batch, decode latency per token against context, state
+// bytes and peak RSS, for each checkpoint on each execution provider and on PyTorch eager (the reference model.py
+// with the same weights), all in one run so every ratio is taken between rows measured side by side.
+// Each cell runs in its own process (speed-cell.ts, or ssmbench_trainer/speed.py for PyTorch): its peak RSS is its
+// own, and a crash or an out-of-memory kill costs one row, not the run.
+import { spawn, spawnSync } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
+import { join } from "node:path";
+import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { getBackend } from "@ssmbench/runtime";
+import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
+import { ResultFile, provenance, rowKey } from "./results.ts";
+import type { CellResult, CellSpec } from "./speed-cell.ts";
+import { summarize, type TimingOptions } from "./timing.ts";
+
+export const TORCH_EP = "eager-cpu";
+export const WEIGHTS = "weights.safetensors";
+
+export interface SpeedSuiteOptions {
+  root: string;
+  checkpoints: Checkpoint[];
+  /** onnxruntime execution providers (cpu, wasm, ...) */
+  eps: string[];
+  /** also time PyTorch eager on the same weights (needs the Python venv and weights.safetensors) */
+  torch: boolean;
+  lengths: number[];
+  batches: number[];
+  contexts: number[];
+  /** cells whose logits tensor alone would exceed this many bytes are not run (status na, with the size) */
+  maxLogitsBytes: number;
+  threads?: number;
+  timing: TimingOptions;
+  steps: number;
+  warmupSteps: number;
+  cellTimeoutMs: number;
+  outDir: string;
+  runId: string;
+  resume: boolean;
+  log?: (line: string) => void;
+}
+
+export const speedDefaults = {
+  lengths: [1024, 4096, 16384, 65536],
+  batches: [1, 8],
+  contexts: [1024, 8192, 65536],
+  maxLogitsBytes: 2 ** 31,
+  timing: { warmup: 1, minSamples: 5, minTimeMs: 2000, maxTimeMs: 20_000, floorSamples: 3 } satisfies TimingOptions,
+  steps: 256,
+  warmupSteps: 16,
+  cellTimeoutMs: 600_000,
+};
+
+interface Runtime {
+  runtime: string;
+  version: string;
+  ep: string;
+  run: (spec: CellSpec, timeoutMs: number) => Promise<CellResult>;
+}
+
+/** The widest checkpoint of each family (on one task), so every family is timed at the same width. */
+export function widestPerFamily(checkpoints: Checkpoint[]): Checkpoint[] {
+  const best = new Map<string, Checkpoint>();
+  const width = (c: Checkpoint) => Number((c.card.config as Record<string, unknown>).d_model ?? 0);
+  for (const c of checkpoints) {
+    const cur = best.get(c.card.family);
+    if (!cur || width(c) > width(cur)) best.set(c.card.family, c);
+  }
+  return [...best.values()];
+}
+
+export async function speedSuite(o: SpeedSuiteOptions): Promise<{ file: string; rows: ResultRow[] }> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const threads = o.threads ?? availableParallelism();
+  // Everything that can be refused is refused before the first row.
+  const runtimes: Runtime[] = [];
+  for (const ep of o.eps) {
+    const b = await getBackend(ep);
+    runtimes.push({ runtime: b.runtime, version: b.version, ep: b.name, run: (spec, t) => runNodeCell(o.root, spec, t) });
+  }
+  for (const c of o.checkpoints) verifyCheckpoint(c);
+  if (o.torch) {
+    const missing = o.checkpoints.filter((c) => !c.card.files.some((f) => f.path === WEIGHTS));
+    if (missing.length)
+      throw new UserError(
+        `no PyTorch weights (${WEIGHTS}) in ${missing.map((c) => c.card.id).join(", ")}: the PyTorch eager baseline needs them`,
+        `re-export, or backfill from the training run: node scripts/py.mjs -m ssmbench_trainer.weights --checkpoint models/<id> --from runs/<run>/best.pt; or pass --no-torch`,
+      );
+    runtimes.push({ runtime: "pytorch", version: torchVersion(o.root), ep: TORCH_EP, run: (spec, t) => runTorchCell(o.root, spec, t) });
+  }
+
+  const out = new ResultFile(o.outDir, o.runId, o.resume);
+  const prov = provenance(o.root, o.runId);
+  const written: ResultRow[] = [];
+  try {
+    for (const ckpt of o.checkpoints) {
+      const { card } = ckpt;
+      for (const rt of runtimes) {
+        const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
+        const emit = (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
+          const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
+          out.append(row);
+          written.push(row);
+        };
+        const cells: Omit<CellSpec, "dir" | "ep" | "threads" | "timing" | "steps" | "warmupSteps">[] = [
+          ...o.lengths.flatMap((L) => o.batches.map((B) => ({ kind: "prefill" as const, seqLen: L, batch: B }))),
+          ...o.contexts.map((C) => ({ kind: "decode" as const, seqLen: C, batch: 1 })),
+        ];
+        for (const cell of cells) {
+          const main: Metric = cell.kind === "prefill" ? "prefill_tokens_per_s" : "decode_ms_per_token";
+          const k = { split: cell.kind, seq_len: cell.seqLen, batch: cell.batch };
+          if (out.done(rowKey({ model: card.id, task: "speed", ep: rt.ep, metric: main, ...k }))) continue;
+          const logitsBytes = cell.batch * (cell.kind === "prefill" ? cell.seqLen : 1) * card.vocab * 4;
+          if (logitsBytes > o.maxLogitsBytes) {
+            emit({ ...k, metric: main, value: null, n: 0, status: "na", note: `not run: the logits alone would take ${gib(logitsBytes)} (batch ${cell.batch} x ${cell.seqLen} x vocab ${card.vocab} floats), over --max-logits-gb ${gib(o.maxLogitsBytes)}` });
+            continue;
+          }
+          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, timing: o.timing, steps: o.steps, warmupSteps: o.warmupSteps, ...cell };
+          const started = performance.now();
+          const r = await rt.run(spec, o.cellTimeoutMs);
+          const where = `${card.id} ${rt.runtime} ${rt.ep} ${cell.kind} len ${cell.seqLen} batch ${cell.batch}`;
+          if (r.status !== "ok" || !r.samples_ms?.length) {
+            emit({ ...k, metric: main, value: null, n: 0, status: r.status === "ok" ? "error" : r.status, note: r.note });
+            log(`  ${where}: ${r.status.toUpperCase()} ${r.note}`);
+            continue;
+          }
+          const t = summarize(r.samples_ms);
+          const note = `${r.note}; ${cell.kind === "prefill" ? `median of ${t.n} prefills after warm-up, ${t.median.toFixed(1)} ms each` : `${t.n} steps after a ${cell.seqLen}-token context`}; load average ${loadavg()[0]!.toFixed(2)} (${availableParallelism()} cores)`;
+          if (cell.kind === "prefill") {
+            const tokens = cell.batch * cell.seqLen * 1000;
+            emit({ ...k, metric: main, value: tokens / t.median, ci_low: tokens / t.high, ci_high: tokens / t.low, n: t.n, status: "ok", note });
+          } else {
+            emit({ ...k, metric: main, value: t.median, ci_low: t.low, ci_high: t.high, n: t.n, status: "ok", note });
+            emit({ ...k, metric: "decode_ms_per_token_p90", value: t.p90, n: t.n, status: "ok", note });
+          }
+          if (r.state_bytes !== undefined) emit({ ...k, metric: "state_bytes", value: r.state_bytes, n: 1, status: "ok", note: "bytes of all state tensors per sequence after this cell's tokens" });
+          if (r.peak_rss_mb !== undefined) emit({ ...k, metric: "peak_rss_mb", value: r.peak_rss_mb, n: 1, status: "ok", note: "peak resident set of this cell's own process (model, inputs, outputs, runtime)" });
+          log(`  ${where}: ${cell.kind === "prefill" ? `${Math.round((cell.batch * cell.seqLen * 1000) / t.median)} tok/s` : `${t.median.toFixed(3)} ms/token`} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        }
+      }
+    }
+  } finally {
+    out.close();
+  }
+  return { file: out.path, rows: written };
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+function torchVersion(root: string): string {
+  const r = spawnSync(process.execPath, [join(root, "scripts", "py.mjs"), "-c", "import torch, safetensors; print(torch.__version__)"], { cwd: join(root, "packages", "trainer"), encoding: "utf8" });
+  if (r.status !== 0) throw new UserError("the PyTorch eager baseline needs the Python venv with torch and safetensors", "run bash scripts/setup-python.sh, or pass --no-torch");
+  return r.stdout.trim();
+}
+
+function runNodeCell(root: string, spec: CellSpec, timeoutMs: number): Promise<CellResult> {
+  const tsx = join(root, "node_modules", ".bin", "tsx");
+  return runChild(tsx, ["--conditions=@ssmbench/source", join(import.meta.dirname, "speed-cell.ts"), JSON.stringify(spec)], root, timeoutMs);
+}
+
+function runTorchCell(root: string, spec: CellSpec, timeoutMs: number): Promise<CellResult> {
+  const t = spec.timing;
+  const args = ["-m", "ssmbench_trainer.speed", "--checkpoint", spec.dir, "--kind", spec.kind, "--seq-len", String(spec.seqLen), "--batch", String(spec.batch), "--threads", String(spec.threads)];
+  args.push("--warmup", String(t.warmup), "--min-samples", String(t.minSamples), "--min-time-ms", String(t.minTimeMs), "--max-time-ms", String(t.maxTimeMs), "--floor", String(t.floorSamples ?? 1));
+  args.push("--steps", String(spec.steps), "--warmup-steps", String(spec.warmupSteps));
+  return runChild(process.execPath, [join(root, "scripts", "py.mjs"), ...args], join(root, "packages", "trainer"), timeoutMs);
+}
+
+/** Runs one cell's process; its last stdout line is the CellResult. A kill by the kernel reads as out of memory. */
+function runChild(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<CellResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      process.kill(-child.pid!, "SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split("\n").pop() ?? "";
+      if (timedOut) return resolve({ status: "timeout", note: `over the cell budget of ${timeoutMs / 1000} s` });
+      try {
+        return resolve(JSON.parse(last) as CellResult);
+      } catch {
+        const why = signal === "SIGKILL" ? "killed by SIGKILL (the kernel's out-of-memory killer)" : `exited with ${signal ?? `code ${code}`}`;
+        resolve({ status: signal === "SIGKILL" ? "oom" : "error", note: `${why}: ${stderr.trim().split("\n").pop() ?? ""}`.slice(0, 300) });
+      }
+    });
+  });
+}
