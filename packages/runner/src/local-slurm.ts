@@ -27,8 +27,8 @@ export interface LocalSlurm {
   run(cmd: string, args: string[]): string;
   /** Waits until none of the jobs is queued or running; throws after `timeoutMs` with the queue and the daemons' logs. */
   waitFor(jobs: string[], timeoutMs: number): Promise<void>;
-  /** JobState and ExitCode of a finished job, from scontrol (no accounting here). */
-  jobState(job: string): { state: string; exitCode: string };
+  /** JobState and ExitCode of a finished job, one per task of an array, from scontrol (no accounting here). */
+  jobStates(job: string): { id: string; state: string; exitCode: string }[];
   logs(): string;
   stop(): Promise<void>;
 }
@@ -180,9 +180,16 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
     async waitFor(jobs, timeoutMs) {
       await until(`jobs ${jobs.join(", ")}`, () => run("squeue", ["-h", "-j", jobs.join(","), "-o", "%i %T"]).trim() === "", timeoutMs, () => `${run("squeue", ["-a"])}\n${logs()}`);
     },
-    jobState(job) {
-      const text = run("scontrol", ["show", "job", "-o", job]);
-      return { state: /JobState=(\S+)/.exec(text)?.[1] ?? "?", exitCode: /ExitCode=(\S+)/.exec(text)?.[1] ?? "?" };
+    jobStates(job) {
+      return run("scontrol", ["show", "job", "-o", job])
+        .split("\n")
+        .filter((line) => line.includes("JobId="))
+        .map((line) => {
+          const field = (name: string) => new RegExp(`\\b${name}=(\\S+)`).exec(line)?.[1] ?? "?";
+          const task = field("ArrayTaskId");
+          return { id: task === "?" ? field("JobId") : `${field("ArrayJobId")}_${task}`, state: field("JobState"), exitCode: field("ExitCode") };
+        })
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
     },
   };
 }
