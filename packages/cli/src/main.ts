@@ -5,7 +5,7 @@ import { hideBin } from "yargs/helpers";
 import { UserError } from "@ssmbench/core";
 import { findRepoRoot } from "@ssmbench/runner";
 import { benchCommand, dataCommand, exportCommand, listCommand, newModelCommand, reportCommand, trainCommand } from "./commands.ts";
-import { mergeCommand } from "./shards.ts";
+import { mergeCommand, refuseShardedSpeed } from "./shards.ts";
 import { speedCommand } from "./speed.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
             }),
         (a) =>
           a.suite === "speed"
-            ? speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"] })
+            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"] }))
             : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"] }),
       )
       .command(

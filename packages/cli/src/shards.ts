@@ -70,3 +70,18 @@ export function mergeCommand(root: string, a: { results: string; run?: string })
     throw new IncompleteResults(`${cells} planned cell(s) have no rows in ${dir} (listed above); rerun their shards with the commands shown, then merge again`);
   }
 }
+
+/**
+ * --suite speed is not sharded: its tables divide timings only within one run on one machine (each checkpoint by
+ * the attention baseline of its run), which shards on different machines would leave empty. Refused, not ignored,
+ * so that an array of n tasks does not time the whole suite n times.
+ */
+export function refuseShardedSpeed(flag: string | undefined): void {
+  const shard = resolveShard(flag);
+  if (shard && shard.count > 1) {
+    throw new UserError(
+      `${shard.source}: --suite speed is not sharded (its ratios divide timings of one run on one machine)`,
+      "run --suite speed in one job (e.g. sbatch --wrap 'pnpm bench --suite speed --model all'); shard the default suite instead",
+    );
+  }
+}

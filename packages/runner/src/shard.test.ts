@@ -96,6 +96,12 @@ describe("--shard i/n", () => {
     expect(r.err).toMatch(/--shard 3\/2: shard 3 is not between 1 and 2/);
     expect(readdirSync(out)).toEqual([]);
   });
+
+  it("is refused with --suite speed (its ratios need one run on one machine), also from a Slurm array", () => {
+    const r = ssmbench(["bench", "--suite", "speed", "--model", "mamba-mqar", "--out", tmp()], { SLURM_ARRAY_TASK_ID: "0", SLURM_ARRAY_TASK_COUNT: "2" });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/SLURM_ARRAY_TASK_ID=0 \(array 0-1\): --suite speed is not sharded[\s\S]*run --suite speed in one job/);
+  });
 });
 
 describe("the shard from the scheduler's environment", () => {
