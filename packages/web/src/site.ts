@@ -46,8 +46,19 @@ const webRoot = path.resolve(here, "..");
 /** An id safe in an anchor or a file name (the report's rule, so family page names agree). */
 export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
-/** The anchor of an awesome-list entry on awesome.html (site-only: docs/awesome.md rows have none). */
-export const entryAnchor = (title: string) => `entry-${slug(title)}`;
+/**
+ * The anchors of the awesome-list entries on awesome.html (site-only: docs/awesome.md rows have none), in the
+ * order the list renders them (lists, sections, entries); an entry listed twice gets "-2", "-3" after its title.
+ */
+export function entryAnchors(awesome: AwesomeData): string[] {
+  const seen = new Map<string, number>();
+  return awesome.lists.flatMap((l) => l.sections.flatMap((s) => s.entries)).map((e) => {
+    const base = `entry-${slug(e.title)}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}-${n}`;
+  });
+}
 
 const DROP = "ssmbench:drop";
 
@@ -173,13 +184,17 @@ function familyExtras(family: string, manifest: { title?: string; block?: string
       `<figure>${blockDiagram(manifest.block)}<figcaption>${escapeHtml(manifest.title ?? family)}: ${escapeHtml(manifest.block)} (from the family manifest, <code>packages/model-${escapeHtml(family)}/src/index.ts</code>)</figcaption></figure></section>`,
     );
   }
-  const entries = awesome.lists.flatMap((l) => l.sections.flatMap((s) => s.entries.filter((e) => e.family === family).map((e) => ({ list: l.title, e }))));
+  const anchors = entryAnchors(awesome);
+  const entries = awesome.lists
+    .flatMap((l) => l.sections.flatMap((s) => s.entries.map((e) => ({ list: l.title, e }))))
+    .map((x, i) => ({ ...x, anchor: anchors[i]! }))
+    .filter((x) => x.e.family === family);
   parts.push(`<section class="awesome-entries"><h2>In the awesome list</h2>`);
   if (entries.length === 0) parts.push(`<p>No entry of the awesome list names this family.</p>`);
   else {
     parts.push(
       "<ul>",
-      ...entries.map(({ list, e }) => `<li><a href="../awesome.html#${entryAnchor(e.title)}">${escapeHtml(e.title)}</a> (${escapeHtml(list)})${e.arxiv ? `, <a href="https://arxiv.org/abs/${escapeHtml(e.arxiv)}">arXiv ${escapeHtml(e.arxiv)}</a>` : ""}</li>`),
+      ...entries.map(({ list, e, anchor }) => `<li><a href="../awesome.html#${anchor}">${escapeHtml(e.title)}</a> (${escapeHtml(list)})${e.arxiv ? `, <a href="https://arxiv.org/abs/${escapeHtml(e.arxiv)}">arXiv ${escapeHtml(e.arxiv)}</a>` : ""}</li>`),
       "</ul>",
     );
   }
@@ -187,9 +202,12 @@ function familyExtras(family: string, manifest: { title?: string; block?: string
   return parts.join("\n");
 }
 
-/** Gives every row of the awesome tables an id from its entry's title, so family pages can link to it. */
-function anchorAwesomeRows(html: string): string {
-  return html.replace(/<tr>\s*<td>([^]*?)<\/td>/g, (m, first: string) => m.replace("<tr>", `<tr id="${entryAnchor(stripTags(first))}">`));
+/** Gives every entry row of the awesome tables its anchor (rows are rendered in the order of entryAnchors). */
+function anchorAwesomeRows(html: string, anchors: string[]): string {
+  let i = 0;
+  const out = html.replace(/<tr>(\s*<td>)/g, (_m, cell: string) => `<tr id="${anchors[i++] ?? `entry-row-${i}`}">${cell}`);
+  if (i !== anchors.length) throw new Error(`awesome.html has ${i} entry rows for ${anchors.length} entries: the site's anchors would be wrong`);
+  return out;
 }
 
 /** The generated "## Speed" section of the leaderboard (up to the next level-2 heading). */
@@ -234,7 +252,7 @@ export async function buildSite({ root, outDir, minify = true, log = () => {} }:
     if (rel === "leaderboard.md") leaderboardMd = content;
     let html = markdownToHtml(content, rel);
     const title = stripTags(/<h1[^>]*>([^]*?)<\/h1>/.exec(html)?.[1] ?? rel);
-    if (rel === "awesome.md") html = anchorAwesomeRows(html);
+    if (rel === "awesome.md") html = anchorAwesomeRows(html, entryAnchors(awesome));
     const family = families.find((f) => rel === `models/${slug(f)}.md`);
     if (family) {
       const extras = familyExtras(family, byFamily.get(family), awesome);
