@@ -4,10 +4,12 @@ import path from "node:path";
 import { UserError } from "@ssmbench/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getBackend, listBackends, ortMessage } from "./backends.ts";
+import { vulkanLoaderPresent, webgpuAdvice } from "./gpu.ts";
 import { fixtureDir } from "./fixture.ts";
 
 const backends = await listBackends();
 const cudaHere = backends.find((b) => b.name === "cuda")!.available;
+const webgpuHere = backends.find((b) => b.name === "webgpu")!.available;
 
 describe("listBackends", () => {
   it("lists every EP with a reason, cpu and wasm available", () => {
@@ -25,6 +27,24 @@ describe("getBackend", () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toMatch(/execution provider "cuda" is not available here: .+/);
     expect((err as UserError).hint).toMatch(/available here: cpu, wasm/);
+  });
+
+  it.runIf(!webgpuHere)("refuses webgpu where no GPU adapter starts, saying what is missing and how to add it", async () => {
+    const err = await getBackend("webgpu").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    const { message, hint } = err as UserError;
+    expect(message).toMatch(/execution provider "webgpu" is not available here: .*adapter/);
+    expect(message).toContain(webgpuAdvice()); // this machine's case of the advice below
+    expect(message).toMatch(/or use --ep cpu \/ wasm/);
+    expect(hint).toMatch(/available here: cpu, wasm/);
+  });
+
+  it("WebGPU advice: the Vulkan loader missing, no Vulkan driver, or another platform's API", () => {
+    expect(webgpuAdvice("linux", () => false)).toMatch(/libvulkan\.so\.1 \(the Vulkan loader\) is not installed.*apt-get install libvulkan1/);
+    expect(webgpuAdvice("linux", () => true)).toMatch(/Vulkan loader is installed but no GPU answered: install the GPU's Vulkan driver/);
+    expect(webgpuAdvice("darwin", () => false)).toMatch(/Metal driver/);
+    expect(webgpuAdvice("win32", () => false)).toMatch(/D3D12 or Vulkan driver/);
+    expect(typeof vulkanLoaderPresent()).toBe("boolean");
   });
 
   it("refuses an unknown EP", async () => {

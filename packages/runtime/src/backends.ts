@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { UserError, didYouMean } from "@ssmbench/core";
+import { webgpuAdvice } from "./gpu.ts";
 import type { InferenceSession } from "onnxruntime-web";
 import type * as OrtWeb from "onnxruntime-web";
 import {
@@ -199,10 +200,10 @@ async function probe(name: EpName): Promise<BackendInfo> {
       if (bundled === false) {
         reason +=
           " (onnxruntime-node does not bundle the CUDA EP: its install script downloads it, and this workspace " +
-          "runs no dependency build scripts; add onnxruntime-node to onlyBuiltDependencies on a CUDA machine)";
+          "runs no dependency build scripts: on a machine with CUDA 12, run it with ONNXRUNTIME_NODE_INSTALL=cuda12 as the README's \"CUDA and WebGPU\" section shows)";
       }
     }
-    if (name === "webgpu" && /adapter/i.test(reason)) reason += " (needs a GPU with a Vulkan, Metal or D3D12 driver)";
+    if (name === "webgpu" && /adapter/i.test(reason)) reason += ` (${webgpuAdvice()})`;
     return { name, runtime, available: false, reason };
   }
 }
