@@ -9,6 +9,7 @@ import { renderFamily } from "./families.ts";
 import { cmp } from "./format.ts";
 import { accuracyTables, familyPage, renderLeaderboard, taskLabel } from "./leaderboard.ts";
 import { BEGIN, spliceGenerated } from "./markers.ts";
+import { renderSpeedPage } from "./speed.ts";
 import { LEADERBOARD_CSV, formatResultsCsv, loadResults, mergeLeaderboard } from "./results.ts";
 
 export interface DocsPaths {
@@ -51,6 +52,9 @@ export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwe
   };
   markdown("leaderboard.md", "# Leaderboard", renderLeaderboard({ rows, cards, docsDir, modelsDir }));
   markdown("awesome.md", "# Awesome state-space models, reproduced", renderAwesome(awesome, cards, tables));
+  const speed = renderSpeedPage(rows, cards);
+  markdown("speed.md", "# Speed", speed.body);
+  for (const [rel, svg] of speed.charts) files.set(path.join(docsDir, rel), svg);
   for (const p of pages) markdown(p.rel, p.title, p.body);
   for (const family of [...new Set(cards.map((c) => c.family))].sort(cmp)) {
     const tasks = [...new Set(cards.filter((c) => c.family === family).map((c) => taskLabel(c.task.id)))].sort(cmp);

@@ -21,6 +21,7 @@ import {
   arxivUrl,
 } from "./format.ts";
 import { published } from "./published.ts";
+import { isSuiteRow } from "./speed.ts";
 
 // ---------- names, anchors, cells ----------
 
@@ -314,7 +315,8 @@ const speedMetrics: { metric: Metric; title: string; higherIsBetter: boolean; sh
 ];
 
 function renderSpeed(rows: readonly ResultRow[], cards: readonly ModelCard[], docsDir: string, modelsDir: string): string[] {
-  const speed = rows.filter((r) => r.metric !== "accuracy");
+  // The speed suite's rows (split prefill/decode) have their own page, docs/speed.md.
+  const speed = rows.filter((r) => r.metric !== "accuracy" && !isSuiteRow(r));
   if (speed.length === 0) return [];
   const out: string[] = [
     "## Speed",

@@ -1,0 +1,108 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { Metric, ResultRow } from "@ssmbench/core";
+import { loadCards } from "./cards.ts";
+import { renderLeaderboard } from "./leaderboard.ts";
+import { renderSpeedPage, scalingExponent, TORCH_EP } from "./speed.ts";
+
+const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
+const cards = loadCards(path.join(basic, "models"));
+
+const base = { git_sha: "abc", host: "vm", cpu: "AMD EPYC", cores: 2, checkpoint_sha256: "", task: "speed", task_version: "-", ci_low: null, ci_high: null, n: 5, status: "ok" as const, note: "" };
+function row(run: string, model: string, ep: string, split: "prefill" | "decode", seq_len: number, metric: Metric, value: number | null, extra: Partial<ResultRow> = {}): ResultRow {
+  const runtime = ep === TORCH_EP ? "pytorch" : ep === "wasm" ? "onnxruntime-web" : "onnxruntime-node";
+  return { ...base, run_id: run, timestamp: `2026-01-0${run === "old" ? 1 : 2}T00:00:00Z`, runtime, runtime_version: "1", ep, model, split, seq_len, batch: 1, metric, value, ...extra };
+}
+
+/** A run where mamba's prefill time is linear in length and attention's quadratic; PyTorch is slower by set factors. */
+function suite(run: string): ResultRow[] {
+  const out: ResultRow[] = [];
+  for (const L of [1024, 4096, 16384, 65536]) {
+    const mambaMs = L / 10; // 10 tokens per ms
+    out.push(row(run, "mamba-mqar", "cpu", "prefill", L, "prefill_tokens_per_s", (L * 1000) / mambaMs));
+    out.push(row(run, "mamba-mqar", TORCH_EP, "prefill", L, "prefill_tokens_per_s", (L * 1000) / (3 * mambaMs)));
+    out.push(row(run, "mamba-mqar", "cpu", "prefill", L, "peak_rss_mb", 300 + L / 1000));
+    const attentionMs = (L * L) / 1e5;
+    out.push(
+      L === 65536
+        ? row(run, "transformer-mqar", "cpu", "prefill", L, "prefill_tokens_per_s", null, { status: "oom", n: 0, note: "Failed to allocate memory" })
+        : row(run, "transformer-mqar", "cpu", "prefill", L, "prefill_tokens_per_s", (L * 1000) / attentionMs),
+    );
+  }
+  for (const C of [1024, 8192, 65536]) {
+    out.push(row(run, "mamba-mqar", "cpu", "decode", C, "decode_ms_per_token", 0.1));
+    out.push(row(run, "mamba-mqar", TORCH_EP, "decode", C, "decode_ms_per_token", 0.6));
+    out.push(row(run, "mamba-mqar", "cpu", "decode", C, "state_bytes", 38912));
+    out.push(row(run, "transformer-mqar", "cpu", "decode", C, "decode_ms_per_token", 0.1 + C / 16384));
+    out.push(row(run, "transformer-mqar", "cpu", "decode", C, "state_bytes", C * 2048));
+  }
+  return out;
+}
+
+const lineOf = (md: string, ...starts: string[]) => md.split("\n").find((l) => starts.every((s) => l.includes(s))) ?? "";
+
+describe("scaling exponent", () => {
+  it("is the log-log slope: 1 for linear, 2 for quadratic, undefined with fewer than two points", () => {
+    expect(scalingExponent([[1000, 5], [4000, 20], [16000, 80]])).toBeCloseTo(1, 10);
+    expect(scalingExponent([[1000, 1], [2000, 4], [4000, 16]])).toBeCloseTo(2, 10);
+    expect(scalingExponent([[1000, 5], [4000, Number.NaN]])).toBeUndefined();
+  });
+});
+
+describe("docs/speed.md", () => {
+  const rows = [...suite("old").map((r) => ({ ...r, value: r.value === null ? null : r.value * 7 })), ...suite("new")];
+  const page = renderSpeedPage(rows, cards);
+
+  it("shows only the latest speed-suite run, so every ratio divides rows of one run", () => {
+    expect(page.body).toContain("Run `new`");
+    expect(page.body).not.toContain("`old`");
+    expect(lineOf(page.body, "| mamba-mqar | onnxruntime-node cpu |", "10,000")).not.toBe("");
+  });
+
+  it("fits the scaling exponent from 4K up and checks the targets against it", () => {
+    expect(lineOf(page.body, "| mamba-mqar | onnxruntime-node cpu | 10,000")).toMatch(/\| 1\.00 \|$/);
+    expect(lineOf(page.body, "exponent in 0.9 .. 1.15", "mamba-mqar")).toContain("| met |");
+    // attention: quadratic over 4K..16K (64K ran out of memory and is shown as such)
+    expect(lineOf(page.body, "| transformer-mqar | onnxruntime-node cpu |")).toContain("FAIL (oom)");
+    expect(lineOf(page.body, "| transformer-mqar | onnxruntime-node cpu |")).toMatch(/\| 2\.00 \|$/);
+  });
+
+  it("quotes onnxruntime against PyTorch eager and each family against attention, with misses by their factor", () => {
+    expect(lineOf(page.body, "decode >= 5x faster than PyTorch eager", "mamba-mqar")).toContain("6.00x");
+    expect(lineOf(page.body, "decode >= 5x faster than PyTorch eager", "mamba-mqar")).toContain("| met |");
+    expect(lineOf(page.body, "prefill @16,384 >= 2x faster", "mamba-mqar")).toContain("3.00x");
+    expect(lineOf(page.body, "| mamba-mqar | 3.00x | 3.00x | 3.00x | 3.00x | 6.00x | 6.00x | 6.00x |")).not.toBe("");
+    // against attention: prefill at 16K is 16384/10 ms vs 16384^2/1e5 ms; at 64K attention ran out of memory
+    const vs = lineOf(page.body, "| mamba-mqar | onnxruntime-node cpu | 0.10x");
+    expect(vs).toContain("attention OOM");
+    expect(lineOf(page.body, "decode @65,536 within 1.2x", "mamba-mqar")).toContain("| met |");
+    expect(lineOf(page.body, "decode growth", "transformer-mqar")).toContain("reference");
+  });
+
+  it("sets the papers' claims beside ours, citing them", () => {
+    expect(page.body).toContain("[Mamba](https://arxiv.org/abs/2312.00752)");
+    const mamba = lineOf(page.body, "[Mamba]");
+    expect(mamba).toContain("x decode @8,192");
+  });
+
+  it("draws four log-log charts with one series per model and runtime, deterministically", () => {
+    expect([...page.charts.keys()].sort()).toEqual(["speed/decode.svg", "speed/prefill.svg", "speed/rss.svg", "speed/state.svg"]);
+    const prefill = page.charts.get("speed/prefill.svg")!;
+    expect(prefill.startsWith("<svg")).toBe(true);
+    expect(prefill).toContain(">mamba<");
+    expect(prefill).toContain(">mamba (PyTorch)<");
+    expect(prefill).toContain(">64K<");
+    expect(prefill.match(/<polyline/g)).toHaveLength(3); // mamba cpu, mamba PyTorch, transformer cpu (no PyTorch rows)
+    expect(renderSpeedPage(rows, cards).charts).toEqual(page.charts);
+  });
+
+  it("keeps the suite's rows off the leaderboard's speed tables (they have their own page)", () => {
+    const md = renderLeaderboard({ rows, cards, docsDir: path.join(basic, "docs"), modelsDir: path.join(basic, "models") });
+    expect(md).not.toContain("10,000");
+  });
+
+  it("says how to make the page when there is no suite run", () => {
+    expect(renderSpeedPage([], cards).body).toContain("pnpm bench --suite speed");
+  });
+});
