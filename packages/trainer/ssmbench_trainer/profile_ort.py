@@ -1,0 +1,88 @@
+"""Where onnxruntime spends its time in a checkpoint's graphs: per-op-type totals from onnxruntime's own profiler.
+
+    python -m ssmbench_trainer.profile_ort --checkpoint models/hyena-mqar-d128 --seq-len 16384 --context 1024 \
+        --out results/profiles/hyena-mqar-d128.json
+
+Profiles one prefill of --seq-len tokens and --steps decode steps after a --context-token prefill (both after a
+warm-up run), and writes the share of kernel time per op type for each graph, with the settings used. docs/speed.md
+cites these files where a speed target is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def session(path: Path, threads: int, profile_dir: str) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(profile_dir, path.stem)
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def op_totals(trace_file: str, skip_runs: int) -> dict:
+    """Kernel time per op type (us), over the runs after the first `skip_runs` (the warm-up)."""
+    events = json.loads(Path(trace_file).read_text())
+    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    start = runs[skip_runs]["ts"] if len(runs) > skip_runs else 0
+    totals: dict[str, float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
+            totals[e["args"]["op_name"]] += e["dur"]
+    timed_runs = runs[skip_runs:]
+    return {"runs": len(timed_runs), "run_us": sum(r["dur"] for r in timed_runs), "ops_us": dict(sorted(totals.items(), key=lambda kv: -kv[1]))}
+
+
+def share(t: dict, top: int = 8) -> list[dict]:
+    kernel = sum(t["ops_us"].values()) or 1.0
+    return [{"op": op, "us_per_run": round(us / max(1, t["runs"]), 1), "share": round(us / kernel, 4)} for op, us in list(t["ops_us"].items())[:top]]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, type=Path)
+    ap.add_argument("--seq-len", type=int, default=16384)
+    ap.add_argument("--context", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args(argv)
+    card = json.loads((args.checkpoint / "card.json").read_text())
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = session(args.checkpoint / "prefill.onnx", args.threads, tmp)
+        ids = rng.integers(0, card["vocab"], (1, args.seq_len), dtype=np.int64)
+        for _ in range(2):  # warm-up, then the profiled run
+            pre.run(None, {"input_ids": ids})
+        prefill = op_totals(pre.end_profiling(), skip_runs=1)
+
+        pre2 = ort.InferenceSession(str(args.checkpoint / "prefill.onnx"), providers=["CPUExecutionProvider"])
+        state = pre2.run(None, {"input_ids": ids[:, : args.context]})[1:]
+        stp = session(args.checkpoint / "step.onnx", args.threads, tmp)
+        names = [i.name for i in stp.get_inputs()][1:]
+        for t in range(args.steps + 8):  # 8 warm-up steps
+            out = stp.run(None, {"input_ids": ids[:, t : t + 1], **dict(zip(names, state))})
+            state = out[1:]
+        step = op_totals(stp.end_profiling(), skip_runs=8)
+    result = {
+        "checkpoint": card["id"], "onnxruntime": ort.__version__, "threads": args.threads, "machine": platform.processor() or platform.machine(),
+        "prefill": {"seq_len": args.seq_len, "ms_per_run": round(prefill["run_us"] / max(1, prefill["runs"]) / 1000, 2), "top_ops": share(prefill)},
+        "step": {"context": args.context, "steps": step["runs"], "ms_per_step": round(step["run_us"] / max(1, step["runs"]) / 1000, 4), "top_ops": share(step)},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("checkpoint", "prefill", "step")})[:2000])
+
+
+if __name__ == "__main__":
+    main()
