@@ -47,12 +47,15 @@ export async function runCell(c: CellSpec): Promise<CellResult> {
       driver.useState(driver.filledState(1, c.seqLen, normalFill(0)), 1);
       note += `; the ${c.seqLen}-token prefill ran out of memory, so the context is a N(0,1) state of its shape`;
     }
-    const t = await stepTiming(driver, card.vocab, c.steps, c.warmupSteps);
+    const t = await stepTiming(driver, card.vocab, c.steps, c.warmupSteps, MIN_STEPS, c.timing.minTimeMs);
     return { status: "ok", samples_ms: t.samplesMs, state_bytes: stateBytes(driver.state!, 1), peak_rss_mb: peakRssMb(), note };
   } finally {
     await driver.release();
   }
 }
+
+/** Decode: at least this many timed steps (and the timing's minimum time), at most CellSpec.steps. */
+export const MIN_STEPS = 32;
 
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 

@@ -10,7 +10,7 @@ import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbenc
 import { getBackend } from "@ssmbench/runtime";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { ResultFile, provenance, rowKey } from "./results.ts";
-import type { CellResult, CellSpec } from "./speed-cell.ts";
+import { MIN_STEPS, type CellResult, type CellSpec } from "./speed-cell.ts";
 import { summarize, type TimingOptions } from "./timing.ts";
 
 export const TORCH_EP = "eager-cpu";
@@ -47,7 +47,7 @@ export const speedDefaults = {
   timing: { warmup: 1, minSamples: 5, minTimeMs: 2000, maxTimeMs: 20_000, floorSamples: 3 } satisfies TimingOptions,
   steps: 256,
   warmupSteps: 16,
-  cellTimeoutMs: 600_000,
+  cellTimeoutMs: 300_000,
 };
 
 interface Runtime {
@@ -161,7 +161,7 @@ function runTorchCell(root: string, spec: CellSpec, timeoutMs: number): Promise<
   const t = spec.timing;
   const args = ["-m", "ssmbench_trainer.speed", "--checkpoint", spec.dir, "--kind", spec.kind, "--seq-len", String(spec.seqLen), "--batch", String(spec.batch), "--threads", String(spec.threads)];
   args.push("--warmup", String(t.warmup), "--min-samples", String(t.minSamples), "--min-time-ms", String(t.minTimeMs), "--max-time-ms", String(t.maxTimeMs), "--floor", String(t.floorSamples ?? 1));
-  args.push("--steps", String(spec.steps), "--warmup-steps", String(spec.warmupSteps));
+  args.push("--steps", String(spec.steps), "--min-steps", String(Math.min(MIN_STEPS, spec.steps)), "--warmup-steps", String(spec.warmupSteps));
   return runChild(process.execPath, [join(root, "scripts", "py.mjs"), ...args], join(root, "packages", "trainer"), timeoutMs);
 }
 

@@ -22,8 +22,12 @@ export async function decodeTiming(driver: RecurrentDriver, vocab: number, conte
   return stepTiming(driver, vocab, steps, warmup);
 }
 
-/** Times `steps` single steps (after `warmup` untimed ones) from the driver's current state. */
-export async function stepTiming(driver: RecurrentDriver, vocab: number, steps: number, warmup: number): Promise<Timing> {
+/**
+ * Times single steps from the driver's current state, after `warmup` untimed ones: `steps` of them, or, with
+ * `minTimeMs`, as many as reach both `minSteps` and that time (at most `steps`), so slow steps (a long growing
+ * history) keep the cell short while fast ones still get many samples.
+ */
+export async function stepTiming(driver: RecurrentDriver, vocab: number, steps: number, warmup: number, minSteps = steps, minTimeMs = 0): Promise<Timing> {
   const ids = randomIds(warmup + steps, vocab, 8);
   const token = new BigInt64Array(1);
   for (let i = 0; i < warmup; i++) {
@@ -31,11 +35,13 @@ export async function stepTiming(driver: RecurrentDriver, vocab: number, steps: 
     await driver.step(token);
   }
   const samples: number[] = [];
+  const start = performance.now();
   for (let i = warmup; i < warmup + steps; i++) {
     token[0] = ids[i]!;
     const t0 = performance.now();
     await driver.step(token);
     samples.push(performance.now() - t0);
+    if (samples.length >= minSteps && performance.now() - start >= minTimeMs) break;
   }
   return summarize(samples);
 }

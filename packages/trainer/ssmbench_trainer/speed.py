@@ -83,13 +83,17 @@ def run_cell(args) -> dict:
         for _ in range(args.warmup_steps):
             state = list(model(ids[:, pos : pos + 1], *state)[1:])
             pos += 1
+        # As the harness's stepTiming: at least --min-steps and --min-time-ms, at most --steps.
         samples = []
+        start = time.perf_counter()
         for _ in range(args.steps):
             tok = ids[:, pos : pos + 1]
             t0 = time.perf_counter()
             state = list(model(tok, *state)[1:])
             samples.append((time.perf_counter() - t0) * 1000)
             pos += 1
+            if len(samples) >= args.min_steps and (time.perf_counter() - start) * 1000 >= args.min_time_ms:
+                break
         size = state_bytes(state, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return {"status": "ok", "samples_ms": samples, "state_bytes": size, "peak_rss_mb": peak, "note": note}
@@ -111,7 +115,8 @@ def main(argv=None):
     ap.add_argument("--min-time-ms", type=float, default=2000)
     ap.add_argument("--max-time-ms", type=float, default=30000)
     ap.add_argument("--floor", type=int, default=3, help="samples always taken, even past --max-time-ms")
-    ap.add_argument("--steps", type=int, default=256, help="decode: timed steps")
+    ap.add_argument("--steps", type=int, default=256, help="decode: most timed steps")
+    ap.add_argument("--min-steps", type=int, default=32, help="decode: fewest timed steps")
     ap.add_argument("--warmup-steps", type=int, default=16)
     args = ap.parse_args(argv)
     try:
