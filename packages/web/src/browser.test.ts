@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { accuracyTables, generateDocs, loadCards, loadResults, mergeLeaderboard, parseResultsCsv, speedAnchor } from "@ssmbench/report";
+import { accuracyTables, generateDocs, isSuiteRow, loadCards, loadResults, mergeLeaderboard, parseResultsCsv, speedAnchor } from "@ssmbench/report";
 import { TEST_SEED, accuracy, findRepoRoot, testSplit } from "@ssmbench/runner";
 import { openModel } from "@ssmbench/runtime";
 import { tasks, type TaskDef } from "@ssmbench/tasks";
@@ -20,6 +20,11 @@ const chromiumPath = findChromium();
 if (!chromiumPath) {
   console.warn("\n[@ssmbench/web] SKIPPED: the browser tests need Debian's Chromium (apt-get install -y chromium); none was found on PATH.\n");
 }
+
+// CI installs Chromium and sets SSMBENCH_REQUIRE_CHROMIUM=1: there a missing browser is a failure, not a skip.
+it.runIf(process.env.SSMBENCH_REQUIRE_CHROMIUM === "1")("Chromium is installed where it is required", () => {
+  expect(chromiumPath, "SSMBENCH_REQUIRE_CHROMIUM=1 but no chromium on PATH").toBeDefined();
+});
 
 /** A small checkpoint and few examples keep the browser run short; its trained setting, as `bench --quick` runs it. */
 const CHECKPOINT = "transformer-mqar";
@@ -79,10 +84,14 @@ describe.skipIf(!chromiumPath)("the site in Debian's Chromium (playwright-core, 
       }
     }
     expect(checked).toBeGreaterThan(10);
-    // the speed tables: a row for every model and EP with speed rows
-    const speed = rows.filter((r) => r.metric === "prefill_tokens_per_s" && r.batch === 1);
-    await page.goto(new URL("speed.html", server.url).href);
+    // the leaderboard's speed tables: a row for every model and EP with (non-suite) speed rows
+    const speed = rows.filter((r) => r.metric === "prefill_tokens_per_s" && r.batch === 1 && !isSuiteRow(r));
     for (const r of speed) expect(await page.locator(`[id="${speedAnchor(r.model, r.ep, 1)}"]`).count(), `${r.model} ${r.ep}`).toBe(1);
+    // the speed page: the report's charts (docs/speed/*.svg) load, when the speed suite has rows
+    await page.goto(new URL("speed.html", server.url).href);
+    const images = await page.$$eval("main img", (imgs) => imgs.map((i) => ({ src: i.getAttribute("src"), ok: (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 })));
+    if (rows.some(isSuiteRow)) expect(images.length).toBeGreaterThan(0);
+    for (const i of images) expect(i.ok, i.src ?? "").toBe(true);
   });
 
   it("tables sort by a click on a header", async () => {

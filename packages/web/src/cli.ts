@@ -12,8 +12,9 @@ const option = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const root = findRepoRoot(process.env.INIT_CWD ?? process.cwd());
-const outDir = path.resolve(root, option("out") ?? "packages/web/dist");
+const cwd = process.env.INIT_CWD ?? process.cwd(); // where the user ran pnpm
+const root = findRepoRoot(cwd);
+const outDir = option("out") ? path.resolve(cwd, option("out")!) : path.join(root, "packages/web/dist");
 const log = (s: string) => console.error(s);
 
 async function main(): Promise<void> {
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   try {
     const shots = await takeScreenshots(browser, {
       base: server.url,
-      outDir: path.resolve(root, option("shots") ?? "docs/screenshots"),
+      outDir: option("shots") ? path.resolve(cwd, option("shots")!) : path.join(root, "docs/screenshots"),
       family: option("family") ?? "mamba",
       checkpoint: option("checkpoint") ?? "transformer-mqar",
       examples: Number(option("examples") ?? 200),

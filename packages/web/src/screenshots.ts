@@ -72,9 +72,10 @@ export async function takeScreenshots(browser: Browser, o: ScreenshotOptions): P
   const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, deviceScaleFactor: 1, acceptDownloads: true });
   const page = await context.newPage();
   const shots: string[] = [];
-  const shoot = async (name: string) => {
+  const shoot = async (name: string, fullPage = false) => {
     const file = path.join(o.outDir, name);
-    await page.screenshot({ path: file, type: "png" });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: file, type: "png", fullPage });
     shots.push(file);
   };
   try {
@@ -83,7 +84,7 @@ export async function takeScreenshots(browser: Browser, o: ScreenshotOptions): P
     await page.goto(new URL(`models/${o.family}.html`, o.base).href);
     await shoot(`model-${o.family}.png`);
     await runBenchmark(page, o.base, { checkpoint: o.checkpoint, examples: o.examples });
-    await shoot("run.png");
+    await shoot("run.png", true); // the form, the live status and every figure of the finished run
   } finally {
     await context.close();
   }

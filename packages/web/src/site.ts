@@ -186,7 +186,7 @@ function familyExtras(family: string, manifest: { title?: string; block?: string
   }
   const anchors = entryAnchors(awesome);
   const entries = awesome.lists
-    .flatMap((l) => l.sections.flatMap((s) => s.entries.map((e) => ({ list: l.title, e }))))
+    .flatMap((l) => l.sections.flatMap((s) => s.entries.map((e) => ({ list: `${l.title} › ${s.title}`, e }))))
     .map((x, i) => ({ ...x, anchor: anchors[i]! }))
     .filter((x) => x.e.family === family);
   parts.push(`<section class="awesome-entries"><h2>In the awesome list</h2>`);
