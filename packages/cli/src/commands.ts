@@ -5,7 +5,7 @@ import { UserError } from "@ssmbench/core";
 import { checkPlans, describePlans, loadPlans, loadResults, runReport } from "@ssmbench/report";
 import { bench, discoverCheckpoints, discoverFamilies, formatTable, newRunId, renderReliability, resolveModels, taskOf, verifyResults } from "@ssmbench/runner";
 import { getBackend, listBackends } from "@ssmbench/runtime";
-import { planShardedBench } from "./shards.ts";
+import { planShardedBench, runShard } from "./shards.ts";
 import { writeSplit } from "@ssmbench/tasks";
 import { runPython } from "./python.ts";
 import { scaffoldModel } from "./scaffold.ts";
@@ -52,11 +52,11 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   if (sharded?.cells.length === 0) return;
   const runId = sharded?.runId ?? a.runId ?? (a.resume || newRunId());
   const started = performance.now();
-  const { file, rows } = await bench({
+  const { file, rows } = await runShard(sharded, resolve(root, a.out), () => bench({
     root, checkpoints: sharded?.checkpoints ?? checkpoints, eps: sharded?.eps ?? eps, include: sharded?.include, task: a.task, seqLens, quick: a.quick,
     outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
     cellTimeoutMs: a.cellTimeout === undefined ? undefined : a.cellTimeout * 1000,
-  });
+  }));
   console.log(formatTable(rows));
   const failed = rows.filter((r) => r.status !== "ok").length;
   console.log(`\n${rows.length} rows (${failed} not ok) written to ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; pnpm report puts them on the leaderboard`);

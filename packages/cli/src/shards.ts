@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { UserError } from "@ssmbench/core";
-import { LEADERBOARD_CSV, checkPlans, describePlans, formatResultsCsv, loadPlans, loadResults, mergeLeaderboard } from "@ssmbench/report";
+import { LEADERBOARD_CSV, checkPlans, describePlans, formatResultsCsv, loadPlans, loadResults, mergeLeaderboard, planPath } from "@ssmbench/report";
 import { baseRunId, newRunId, rerunCommand, resolveShard, savePlan, selectShard, type Checkpoint, type ShardSelection } from "@ssmbench/runner";
 
 /** Thrown when a merge lacks planned cells: exit code 1, after the merged file is written. */
@@ -17,8 +17,8 @@ export function defaultShardRun(env: Record<string, string | undefined> = proces
 }
 
 /**
- * undefined when the bench is not sharded. Otherwise this shard's cells, its run id (<run>-shard<i>of<n>), and the
- * plan of the whole matrix written to outDir (after the EPs are checked, so a bad --ep leaves no plan behind).
+ * undefined when the bench is not sharded. Otherwise this shard's cells, its run id (<run>-shard<i>of<n>) and the
+ * plan of the whole matrix, which `runShard` writes; a shard with no cells writes it here and has nothing to run.
  */
 export async function planShardedBench(o: {
   flag?: string;
@@ -36,14 +36,33 @@ export async function planShardedBench(o: {
   const log = o.log ?? ((s: string) => console.error(s));
   const sel = selectShard({ shard, run: o.run || defaultShardRun(), checkpoints: o.checkpoints, eps: o.eps, task: o.task, command: rerunCommand(o.argv ?? process.argv.slice(2)) });
   await o.checkEps(o.eps);
-  const file = savePlan(o.outDir, sel);
   const total = sel.plan.cells.length;
   if (sel.cells.length === 0) {
+    savePlan(o.outDir, sel);
     log(`shard ${shard.index}/${shard.count} (${shard.source}) has no cells: the matrix has ${total} (checkpoints x EPs), so nothing to run; fewer shards would do`);
   } else {
-    log(`shard ${shard.index}/${shard.count} (${shard.source}): ${sel.cells.length} of ${total} cells (${sel.cells.map((c) => `${c.model} on ${c.ep}`).join(", ")}) as run ${sel.runId}; plan in ${file}`);
+    log(`shard ${shard.index}/${shard.count} (${shard.source}): ${sel.cells.length} of ${total} cells (${sel.cells.map((c) => `${c.model} on ${c.ep}`).join(", ")}) as run ${sel.runId}; plan in ${planPath(o.outDir, sel.plan.run)}`);
   }
   return sel;
+}
+
+/**
+ * Runs one shard's bench with the plan written first (so a shard killed later still counts as missing). A shard
+ * refused for bad input before any row (a UserError from bench's checks) takes back a plan it created, when no
+ * shard of the run has a CSV yet: bad input leaves nothing behind, sharded or not.
+ */
+export async function runShard<T>(sel: ShardSelection | undefined, outDir: string, run: () => Promise<T>): Promise<T> {
+  if (!sel) return run();
+  const file = planPath(outDir, sel.plan.run);
+  const created = !fs.existsSync(file);
+  savePlan(outDir, sel);
+  try {
+    return await run();
+  } catch (e) {
+    const anyCsv = sel.plan.cells.some((c) => fs.existsSync(path.join(outDir, `${c.run_id}.csv`)));
+    if (created && e instanceof UserError && !anyCsv) fs.rmSync(file, { force: true });
+    throw e;
+  }
 }
 
 /** `ssmbench merge`: every CSV of the folder into its leaderboard.csv, then each sharded run's missing cells. */

@@ -34,6 +34,7 @@ describe("the matrix and its shards", () => {
         expect(shards.flat()).toEqual(cells); // disjoint and complete: each cell exactly once, in order
         const sizes = shards.map((s) => s.length);
         expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+        expect(sizes).toEqual([...sizes].sort((a, b) => b - a)); // longer slices first: empty shards come last
         // stable: computing it again (another process) gives the same slices
         expect(Array.from({ length: count }, (_, i) => shardCells([...cells], { index: i + 1, count }))).toEqual(shards);
       }),
@@ -95,6 +96,19 @@ describe("--shard i/n", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--shard 3\/2: shard 3 is not between 1 and 2/);
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it("a shard refused for bad input leaves no plan behind; a shard with no cells writes the plan and exits 0", () => {
+    const out = tmp();
+    const bad = ssmbench(["bench", "--model", "mamba-mqar", "--ep", "cpu", "--seq-len", "2000000", "--shard", "1/2", "--run-id", "b", "--out", out]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--seq-len 2000000 is above mamba-mqar's limit/);
+    expect(readdirSync(out)).toEqual([]);
+    const empty = ssmbench(["bench", "--model", "mamba-mqar", "--ep", "cpu", "--shard", "2/2", "--run-id", "e", "--out", out]);
+    expect(empty.code, empty.err).toBe(0);
+    expect(empty.err).toMatch(/shard 2\/2 \(--shard 2\/2\) has no cells: the matrix has 1 .*fewer shards would do/);
+    expect(readdirSync(out)).toEqual(["e.plan.json"]);
+    expect(readPlan(join(out, "e.plan.json")).cells).toEqual([{ model: "mamba-mqar", ep: "cpu", shard: 1, run_id: "e-shard1of2" }]);
   });
 
   it("is refused with --suite speed (its ratios need one run on one machine), also from a Slurm array", () => {

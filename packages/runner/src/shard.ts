@@ -29,11 +29,16 @@ export function matrixCells(checkpoints: readonly Checkpoint[], eps: readonly st
   return models.flatMap((model) => names.map((ep) => ({ model, ep })));
 }
 
-/** The cells of one shard: the i-th of n consecutive runs whose lengths differ by at most one. */
+/**
+ * The cells of one shard: the i-th of n consecutive runs whose lengths differ by at most one, the longer ones
+ * first (so with more shards than cells, the empty shards are the last ones).
+ */
 export function shardCells<T>(cells: readonly T[], shard: Pick<Shard, "index" | "count">): T[] {
-  const from = Math.floor(((shard.index - 1) * cells.length) / shard.count);
-  const to = Math.floor((shard.index * cells.length) / shard.count);
-  return cells.slice(from, to);
+  const base = Math.floor(cells.length / shard.count);
+  const longer = cells.length % shard.count; // the first `longer` shards hold one cell more
+  const i = shard.index - 1;
+  const from = i * base + Math.min(i, longer);
+  return cells.slice(from, from + base + (i < longer ? 1 : 0));
 }
 
 const USAGE = "--shard i/n runs the i-th of n slices of the matrix, i from 1 to n (e.g. --shard 2/4)";

@@ -32,7 +32,7 @@ describe.skipIf(missing !== undefined)("a Slurm job array per shard, then a depe
     const bench = ["--model", "transformer-mqar,mamba-mqar", "--ep", "cpu,wasm", "--quick", "--examples", "16", "--seq-len", "64"];
     const results = tmp();
     const logs = tmp();
-    // 4 cells (2 checkpoints x 2 EPs) in 3 shards: slices of 1, 1 and 2 cells.
+    // 4 cells (2 checkpoints x 2 EPs) in 3 shards: slices of 2, 1 and 1 cells.
     const sub = spawnSync("bash", [join(root, "scripts/slurm/submit.sh"), "--shards", "3", "--results", results, "--logs", logs, "--no-docs", "--", ...bench], { env: s.env, encoding: "utf8" });
     expect(sub.status, sub.stderr).toBe(0);
     const ids = Object.fromEntries(sub.stdout.trim().split(/\s+/).map((kv) => kv.split("=") as [string, string]));
