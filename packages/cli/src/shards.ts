@@ -4,16 +4,20 @@ import fs from "node:fs";
 import path from "node:path";
 import { UserError } from "@ssmbench/core";
 import { LEADERBOARD_CSV, checkPlans, describePlans, formatResultsCsv, loadPlans, loadResults, mergeLeaderboard, planPath } from "@ssmbench/report";
-import { baseRunId, newRunId, rerunCommand, resolveShard, savePlan, selectShard, type Checkpoint, type ShardSelection } from "@ssmbench/runner";
+import { baseRunId, rerunCommand, resolveShard, savePlan, selectShard, type Checkpoint, type Shard, type ShardSelection } from "@ssmbench/runner";
 
 /** Thrown when a merge lacks planned cells: exit code 1, after the merged file is written. */
 export class IncompleteResults extends Error {
   override name = "IncompleteResults";
 }
 
-/** The run id the shards of one array share when none is given: the Slurm array job's id, else a new one. */
-export function defaultShardRun(env: Record<string, string | undefined> = process.env): string {
-  return env.SLURM_ARRAY_JOB_ID ? `slurm-${env.SLURM_ARRAY_JOB_ID}` : newRunId();
+/**
+ * The run id the shards of one array share when none is given: the Slurm array job's id. Elsewhere nothing names
+ * the group of shards (each process would make up its own id, and the merge would see n runs of one shard each).
+ */
+export function defaultShardRun(shard: Shard, env: Record<string, string | undefined> = process.env): string {
+  if (env.SLURM_ARRAY_JOB_ID) return `slurm-${env.SLURM_ARRAY_JOB_ID}`;
+  throw new UserError(`${shard.source} without --run-id: the shards of one run must share a run id`, `pass the same --run-id to every shard, e.g. --run-id big --shard ${shard.index}/${shard.count} (inside a Slurm array it defaults to slurm-<array job id>)`);
 }
 
 /**
@@ -34,7 +38,7 @@ export async function planShardedBench(o: {
   const shard = resolveShard(o.flag);
   if (!shard) return undefined;
   const log = o.log ?? ((s: string) => console.error(s));
-  const sel = selectShard({ shard, run: o.run || defaultShardRun(), checkpoints: o.checkpoints, eps: o.eps, task: o.task, command: rerunCommand(o.argv ?? process.argv.slice(2)) });
+  const sel = selectShard({ shard, run: o.run || defaultShardRun(shard), checkpoints: o.checkpoints, eps: o.eps, task: o.task, command: rerunCommand(o.argv ?? process.argv.slice(2)) });
   await o.checkEps(o.eps);
   const total = sel.plan.cells.length;
   if (sel.cells.length === 0) {

@@ -111,6 +111,14 @@ describe("--shard i/n", () => {
     expect(readPlan(join(out, "e.plan.json")).cells).toEqual([{ model: "mamba-mqar", ep: "cpu", shard: 1, run_id: "e-shard1of2" }]);
   });
 
+  it("needs a shared --run-id outside a Slurm array (each shard would make up its own)", () => {
+    const out = tmp();
+    const r = ssmbench(["bench", "--model", "mamba-mqar", "--ep", "cpu", "--shard", "1/2", "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--shard 1\/2 without --run-id: the shards of one run must share a run id\n.*pass the same --run-id to every shard/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it("is refused with --suite speed (its ratios need one run on one machine), also from a Slurm array", () => {
     const r = ssmbench(["bench", "--suite", "speed", "--model", "mamba-mqar", "--out", tmp()], { SLURM_ARRAY_TASK_ID: "0", SLURM_ARRAY_TASK_COUNT: "2" });
     expect(r.code).toBe(2);
