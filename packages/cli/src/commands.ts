@@ -47,8 +47,9 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   const seqLens = a.seqLen ? parseLengths(a.seqLen) : undefined;
   const resume = a.resume !== undefined;
   if (resume && a.resume && a.runId && a.resume !== a.runId) throw new UserError(`--resume ${a.resume} and --run-id ${a.runId} name different runs`, "give the run once: --resume <run-id>");
-  if (resume && !a.runId && !a.resume) throw new UserError("--resume needs the run to continue", "e.g. --resume 20261122T180000Z-1234 (see results/)");
   const sharded = await planShardedBench({ flag: a.shard, run: a.runId ?? a.resume, checkpoints, eps, task: a.task, outDir: resolve(root, a.out), checkEps: (xs) => Promise.all(xs.map(getBackend)) });
+  // A bare --resume in a Slurm array task continues the array's own run (a requeued task picks up its rows).
+  if (resume && !a.runId && !a.resume && !sharded) throw new UserError("--resume needs the run to continue", "e.g. --resume 20261122T180000Z-1234 (see results/)");
   if (sharded?.cells.length === 0) return;
   const runId = sharded?.runId ?? a.runId ?? (a.resume || newRunId());
   const started = performance.now();
