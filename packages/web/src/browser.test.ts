@@ -146,7 +146,7 @@ describe.skipIf(!chromiumPath)("the site in Debian's Chromium (playwright-core, 
     // The CSV: ResultRow rows, accepted by the report's parser and generator beside the committed results.
     const rows = parseResultsCsv(got.csv, got.csvName);
     const acc = rows.find((r) => r.metric === "accuracy")!;
-    expect(acc).toMatchObject({ model: CHECKPOINT, ep: "wasm", runtime: "onnxruntime-web (chromium)", split: testSplit(setting.name), value: node.value, n: node.total, status: "ok" });
+    expect(acc).toMatchObject({ model: CHECKPOINT, ep: "chromium-wasm", runtime: "onnxruntime-web (chromium)", split: testSplit(setting.name), value: node.value, n: node.total, status: "ok" });
     expect(acc.note).toMatch(new RegExp(`^${EXAMPLES} test examples, seed ${TEST_SEED}, trained setting; .*in the browser .*HeadlessChrome`));
     expect(rows.map((r) => r.metric)).toEqual(["accuracy", "prefill_tokens_per_s", "decode_ms_per_token", "decode_ms_per_token_p90", "state_bytes"]);
     expect(got.csvName).toBe(`${acc.run_id}.csv`);

@@ -91,7 +91,7 @@ describe("result rows of a browser run", () => {
       ...speedRows(run, 128, timing, timing, 4096),
     ];
     for (const r of rows) expect(ResultRow.safeParse(r).success).toBe(true);
-    expect(rows[0]).toMatchObject({ split: "test@128/8", ep: "wasm", runtime: "onnxruntime-web (chromium)", value: 0.9575, n: 400, batch: 32, status: "ok", model: "transformer-mqar" });
+    expect(rows[0]).toMatchObject({ split: "test@128/8", ep: "chromium-wasm", runtime: "onnxruntime-web (chromium)", value: 0.9575, n: 400, batch: 32, status: "ok", model: "transformer-mqar" });
     expect(rows[0]!.note).toMatch(/^50 test examples, seed 0, trained setting; 383\/400 scored positions; in the browser \(1 wasm thread\): Mozilla/);
     expect(rows.map((r) => r.metric)).toEqual(["accuracy", "prefill_tokens_per_s", "decode_ms_per_token", "decode_ms_per_token_p90", "state_bytes"]);
     expect(rows[1]!.value).toBeCloseTo((128 * 1000) / 11);

@@ -47,6 +47,14 @@ export function browserRuntime(userAgent: string): string {
   return `onnxruntime-web (${browserName(userAgent).split(" ")[0]!.toLowerCase()})`;
 }
 
+/**
+ * The ep column of a browser row: "chromium-wasm", "firefox-webgpu", ... A browser's figures join the leaderboard as
+ * their own execution provider, so they never replace the rows of onnxruntime-web's wasm EP run in Node.
+ */
+export function browserEp(ep: BrowserRun["ep"], userAgent: string): string {
+  return `${browserName(userAgent).split(" ")[0]!.toLowerCase()}-${ep}`;
+}
+
 /** browser-20261123T101112Z-ab12: sorts by time like bench's run ids, and never collides with them. */
 export function browserRunId(now = new Date(), random = Math.random): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -79,7 +87,7 @@ function row(run: BrowserRun, f: RowFields, now: Date): ResultRow {
     cores: Math.max(1, env.cores || 1),
     runtime: browserRuntime(env.userAgent),
     runtime_version: env.ortVersion,
-    ep: run.ep,
+    ep: browserEp(run.ep, env.userAgent),
     model: run.card.id,
     checkpoint_sha256: run.card.files.find((x) => x.path === "prefill.onnx")?.sha256 ?? "",
     ci_low: null,
