@@ -31,6 +31,7 @@ describe("generateDocs", () => {
       "docs/models/mamba.md",
       "docs/models/rwkv.md",
       "docs/models/transformer.md",
+      "docs/speed.md",
       "results/leaderboard.csv",
     ]);
     expect(fs.existsSync(paths.docsDir)).toBe(false); // nothing written
@@ -42,8 +43,8 @@ describe("generateDocs", () => {
 describe("writeDocs / checkDocs", () => {
   it("reports every missing file, then nothing once written", () => {
     const { paths } = repo();
-    expect(checkDocs(paths).map((s) => s.reason)).toEqual(Array(6).fill("missing"));
-    expect(writeDocs(paths)).toHaveLength(6);
+    expect(checkDocs(paths).map((s) => s.reason)).toEqual(Array(7).fill("missing"));
+    expect(writeDocs(paths)).toHaveLength(7);
     expect(checkDocs(paths)).toEqual([]);
     expect(writeDocs(paths)).toEqual([]);
   });
