@@ -9,6 +9,9 @@ import { UserError, didYouMean } from "@ssmbench/core";
 import { webgpuAdvice } from "./gpu.ts";
 import type { InferenceSession } from "onnxruntime-web";
 import type * as OrtWeb from "onnxruntime-web";
+import { OrtSession, ortMessage } from "./session.ts";
+
+export { ortMessage };
 import {
   EP_NAMES,
   type Backend,
@@ -57,57 +60,6 @@ function setWebThreads(ort: Ort, threads: number | undefined): void {
       `the wasm thread pool already has ${webThreads} thread(s) in this process; ${threads} were asked for`,
       "onnxruntime-web sizes its thread pool once per process: run each thread count in its own process",
     );
-  }
-}
-
-/** onnxruntime's messages carry C++ source paths and signatures; keep the sentence a user can read. */
-export function ortMessage(err: unknown): string {
-  const raw = err instanceof Error ? err.message : String(err);
-  return raw
-    .replace(/^[^]*ERROR_CODE: \d+, ERROR_MESSAGE: /, "") // onnxruntime-web's wrapper
-    .replace(/^Load model from .*? failed:/, "") // onnxruntime-node's wrapper (callers name the file)
-    .replace(/\S*onnxruntime\/\S+:\d+ [^[]*?\[ONNXRuntimeError\] : \d+ : \w+ : /g, "") // "/…/op_kernel.cc:83 virtual …] : 1 : FAIL : "
-    .replace(/\S*onnxruntime\/\S+:\d+ (\S+\(.*?\)(::<lambda\(\)>)? )?/g, "") // "/…/model.cc:187 Ns::Fn(args) "
-    .replace(/^.*? was false\. /, "") // "adapter_result.status == … was false. Failed to …"
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-/** Wraps one onnxruntime InferenceSession behind the Session interface. */
-class OrtSession implements Session {
-  constructor(
-    private readonly inner: InferenceSession,
-    private readonly ort: Ort,
-    private readonly backend: Backend,
-    readonly path: string,
-  ) {}
-
-  get ep() { return this.backend.name; }
-  get runtime() { return this.backend.runtime; }
-  get version() { return this.backend.version; }
-  get preallocatedOutputs() { return this.backend.preallocatedOutputs; }
-  get inputNames() { return this.inner.inputNames; }
-  get outputNames() { return this.inner.outputNames; }
-
-  async run(feeds: Feeds, fetches?: Fetches): Promise<Record<string, Tensor>> {
-    if (fetches && !this.backend.preallocatedOutputs) {
-      // onnxruntime-web returns the fetched tensors untouched (zeros) without an error: never let that through.
-      throw new Error(`${this.backend.runtime} (${this.ep}) does not fill pre-allocated outputs: call run() without fetches`);
-    }
-    try {
-      // Every output is a tensor in the model contract.
-      return (await (fetches ? this.inner.run(feeds, fetches) : this.inner.run(feeds))) as Record<string, Tensor>;
-    } catch (err) {
-      throw new Error(`running ${path.basename(this.path)} on ${this.ep}: ${ortMessage(err)}`, { cause: err });
-    }
-  }
-
-  tensor<T extends DType>(type: T, data: DataOf<T>, dims: readonly number[]): Tensor {
-    return new this.ort.Tensor(type, data as Float32Array, dims);
-  }
-
-  release(): Promise<void> {
-    return this.inner.release();
   }
 }
 

@@ -3,45 +3,11 @@
 // env.wasm.wasmPaths, numThreads), and loads models by URL or bytes.
 import { UserError } from "@ssmbench/core";
 import type * as OrtWeb from "onnxruntime-web";
-import type { InferenceSession } from "onnxruntime-web";
-import type { Backend, DataOf, DType, Feeds, Fetches, Session, Tensor } from "./types.ts";
+import { OrtSession } from "./session.ts";
+import type { Backend } from "./types.ts";
 
 type Ort = typeof OrtWeb;
 export type BrowserEp = "wasm" | "webgpu";
-
-class BrowserSession implements Session {
-  constructor(
-    private readonly inner: InferenceSession,
-    private readonly ort: Ort,
-    private readonly backend: Backend,
-    readonly path: string,
-  ) {}
-
-  get ep() { return this.backend.name; }
-  get runtime() { return this.backend.runtime; }
-  get version() { return this.backend.version; }
-  get preallocatedOutputs() { return false; }
-  get inputNames() { return this.inner.inputNames; }
-  get outputNames() { return this.inner.outputNames; }
-
-  async run(feeds: Feeds, fetches?: Fetches): Promise<Record<string, Tensor>> {
-    // onnxruntime-web leaves pre-allocated outputs untouched without an error (see backends.ts): refuse them.
-    if (fetches) throw new Error(`onnxruntime-web (${this.ep}) does not fill pre-allocated outputs: call run() without fetches`);
-    try {
-      return (await this.inner.run(feeds)) as Record<string, Tensor>;
-    } catch (err) {
-      throw new Error(`running ${this.path} on ${this.ep}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-  }
-
-  tensor<T extends DType>(type: T, data: DataOf<T>, dims: readonly number[]): Tensor {
-    return new this.ort.Tensor(type, data as Float32Array, dims);
-  }
-
-  release(): Promise<void> {
-    return this.inner.release();
-  }
-}
 
 /** The Backend of onnxruntime-web on `ep` in this page; `load` takes a URL (fetched by onnxruntime-web). */
 export function browserBackend(ort: Ort, ep: BrowserEp): Backend {
@@ -53,7 +19,7 @@ export function browserBackend(ort: Ort, ep: BrowserEp): Backend {
     load: async (url: string) => {
       try {
         const session = await ort.InferenceSession.create(url, { executionProviders: [ep], graphOptimizationLevel: "all" });
-        return new BrowserSession(session, ort, b, url);
+        return new OrtSession(session, ort, b, url);
       } catch (err) {
         throw new UserError(
           `cannot load ${url} with onnxruntime-web ${b.version} (${ep}): ${err instanceof Error ? err.message : String(err)}`,
