@@ -3,20 +3,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openModel } from "@ssmbench/runtime";
+import { checkGolden, openModel, type Golden } from "@ssmbench/runtime";
 import { discoverCheckpoints, findRepoRoot, verifyCheckpoint } from "./discover.ts";
 
 const root = findRepoRoot(import.meta.dirname);
 const checkpoints = discoverCheckpoints(join(root, "models"));
-
-interface Golden {
-  input_ids: number[][];
-  positions: number[];
-  vocab_index: number[];
-  logits: number[][][];
-  argmax: number[][];
-  tolerance: number;
-}
 
 it("finds the committed checkpoints", () => {
   expect(checkpoints.map((c) => c.card.id)).toContain("mamba-mqar");
@@ -24,9 +15,6 @@ it("finds the committed checkpoints", () => {
 
 describe.each(checkpoints.map((c) => [c.card.id, c] as const))("%s", (_id, ckpt) => {
   const golden = JSON.parse(readFileSync(join(ckpt.dir, "golden.json"), "utf8")) as Golden;
-  const [batch, seq] = [golden.input_ids.length, golden.input_ids[0]!.length];
-  const ids = BigInt64Array.from(golden.input_ids.flat().map(BigInt));
-  const V = ckpt.card.vocab;
 
   it("files match the sha256 in the card", () => verifyCheckpoint(ckpt));
 
@@ -44,26 +32,10 @@ describe.each(checkpoints.map((c) => [c.card.id, c] as const))("%s", (_id, ckpt)
   it.each(["cpu", "wasm"])("on %s: prefill equals PyTorch's golden logits, and steps equal prefill", async (ep) => {
     const driver = await openModel(ckpt.dir, ckpt.card, { ep, threads: 1 });
     try {
-      const pre = await driver.prefill(ids, batch, seq);
-      let worst = 0;
-      golden.positions.forEach((t, pi) => {
-        for (let b = 0; b < batch; b++) {
-          golden.vocab_index.forEach((v, vi) => {
-            worst = Math.max(worst, Math.abs(pre.logits[(b * seq + t) * V + v]! - golden.logits[b]![pi]![vi]!));
-          });
-        }
-      });
-      expect(worst).toBeLessThan(golden.tolerance);
-      for (let b = 0; b < batch; b++) {
-        for (let t = 0; t < seq; t++) {
-          const row = pre.logits.subarray((b * seq + t) * V, (b * seq + t + 1) * V);
-          expect(row.indexOf(Math.max(...row)), `argmax at [${b}, ${t}]`).toBe(golden.argmax[b]![t]);
-        }
-      }
-      const stepped = await driver.stepThrough(ids, batch, seq);
-      let diff = 0;
-      for (let i = 0; i < stepped.logits.length; i++) diff = Math.max(diff, Math.abs(stepped.logits[i]! - pre.logits[i]!));
-      expect(diff).toBeLessThan(tolerance);
+      const g = await checkGolden(driver, golden);
+      expect(g.prefillVsGolden).toBeLessThan(golden.tolerance);
+      expect(g.argmaxMismatches, "positions whose argmax differs from PyTorch's").toBe(0);
+      expect(g.stepVsPrefill).toBeLessThan(tolerance);
     } finally {
       await driver.release();
     }

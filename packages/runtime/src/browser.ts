@@ -42,3 +42,5 @@ export async function webgpuAdapter(): Promise<{ available: boolean; reason: str
     return { available: false, reason: `requestAdapter failed: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
+
+export { argmax, checkGolden, type Golden, type GoldenCheck } from "./golden.ts";

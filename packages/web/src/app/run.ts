@@ -4,7 +4,7 @@ import type { ResultRow } from "@ssmbench/core";
 import { formatResultsCsv } from "@ssmbench/report/results";
 import { accuracy, decodeTiming, prefillTiming, quickTiming, stateBytes, testSplit } from "@ssmbench/runner/browser";
 import { scoreArgmax, tasks, type Example, type TaskDef } from "@ssmbench/tasks";
-import { checkGolden, type Golden } from "../lib/golden.ts";
+import { checkGolden, type Golden } from "@ssmbench/runtime/browser";
 import { accuracyRow, browserRunId, failedRow, speedRows, type BrowserRun } from "../lib/rows.ts";
 import { $, browserEnv, configureOrt, errorText, grouped, loadSiteData, offerWebgpu, openCheckpoint, paint } from "./common.ts";
 

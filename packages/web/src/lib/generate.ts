@@ -2,7 +2,7 @@
 // token, feeding the argmax back. Browser-safe; the text demo and its Node test run this same function.
 import { UserError } from "@ssmbench/core";
 import type { RecurrentDriver } from "@ssmbench/runtime/driver";
-import { argmax } from "./golden.ts";
+import { argmax } from "@ssmbench/runtime/browser";
 
 export interface GeneratedToken {
   token: number;
