@@ -8,6 +8,7 @@ import { getBackend, listBackends } from "@ssmbench/runtime";
 import { planShardedBench, runShard } from "./shards.ts";
 import { writeSplit } from "@ssmbench/tasks";
 import { runPython } from "./python.ts";
+import { parseList } from "./speed.ts";
 import { scaffoldModel } from "./scaffold.ts";
 
 export interface BenchArgs {
@@ -44,7 +45,7 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
   if (a.examples !== undefined && !(Number.isInteger(a.examples) && a.examples > 0)) throw new UserError(`--examples ${a.examples}: must be a positive integer`, "e.g. --examples 500");
   if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new UserError(`--threads ${a.threads}: must be a positive integer`, "e.g. --threads 2");
-  const seqLens = a.seqLen ? parseLengths(a.seqLen) : undefined;
+  const seqLens = a.seqLen ? parseList("seq-len", a.seqLen, "1024,4096,16384") : undefined;
   const resume = a.resume !== undefined;
   if (resume && a.resume && a.runId && a.resume !== a.runId) throw new UserError(`--resume ${a.resume} and --run-id ${a.runId} name different runs`, "give the run once: --resume <run-id>");
   const sharded = await planShardedBench({ flag: a.shard, run: a.runId ?? a.resume, checkpoints, eps, task: a.task, outDir: resolve(root, a.out), checkEps: (xs) => Promise.all(xs.map(getBackend)) });
@@ -63,12 +64,6 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   console.log(`\n${rows.length} rows (${failed} not ok) written to ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; pnpm report puts them on the leaderboard`);
 }
 
-function parseLengths(text: string): number[] {
-  const out = text.split(",").map((s) => Number(s.trim()));
-  const bad = out.find((n) => !Number.isInteger(n) || n < 1);
-  if (bad !== undefined) throw new UserError(`--seq-len: "${text}" is not a list of positive integers`, "e.g. --seq-len 1024,4096,16384");
-  return out;
-}
 
 export interface TrainArgs {
   model: string;

@@ -6,6 +6,7 @@ import { arxivUrl, bytes, byFields, cell, cmp, finite, grouped, link, megabytes,
 import { ATTENTION_FAMILY, statusText } from "./leaderboard.ts";
 import { logLogChart, type Series } from "./svg.ts";
 
+/** The ep column of the PyTorch eager baseline's rows (bench --suite speed writes them). */
 export const TORCH_EP = "eager-cpu";
 
 export const isSuiteRow = (r: ResultRow) => r.task === "speed" && (r.split === "prefill" || r.split === "decode");

@@ -8,7 +8,7 @@ import { MAX_EXPORTED_SEQ, UserError, didYouMean, type Metric, type ResultRow, t
 import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
-import { statusOf, withBudget } from "./cell.ts";
+import { oneLine, statusOf, withBudget } from "./cell.ts";
 import { accuracy, examplesNote, testSplit } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
 import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
@@ -176,7 +176,6 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
 /** The machine's 1-minute load average, kept with each timing: other work on the machine slows it. */
 const load = () => `load average ${loadavg()[0]!.toFixed(2)} (${availableParallelism()} cores)`;
 
-const oneLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
 
 export function fmtValue(metric: Metric, v: number | null): string {
   if (v === null || Number.isNaN(v)) return "-";

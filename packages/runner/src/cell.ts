@@ -48,3 +48,6 @@ export function statusOf(e: unknown): RowStatus {
   if (/out of memory|bad_alloc|bad allocation|failed to allocate|allocation failed|Array buffer allocation|Invalid typed array length/i.test(m)) return "oom";
   return "error";
 }
+
+/** An error's first line, bounded: the note of a row that failed. */
+export const oneLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);

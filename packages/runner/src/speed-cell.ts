@@ -5,7 +5,7 @@ import { availableParallelism } from "node:os";
 import type { RowStatus } from "@ssmbench/core";
 import { openModel } from "@ssmbench/runtime";
 import { loadCheckpoint } from "./discover.ts";
-import { statusOf } from "./cell.ts";
+import { oneLine, statusOf } from "./cell.ts";
 import { normalFill, prefillTiming, randomIds, stateBytes, stepTiming } from "./speed.ts";
 import type { TimingOptions } from "./timing.ts";
 
@@ -64,7 +64,7 @@ if (import.meta.filename === process.argv[1]) {
   const spec = JSON.parse(process.argv[2]!) as CellSpec;
   spec.threads ||= availableParallelism();
   runCell(spec)
-    .catch((e): CellResult => ({ status: statusOf(e), note: String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300) }))
+    .catch((e): CellResult => ({ status: statusOf(e), note: oneLine(e) }))
     .then((r) => {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       process.exit(0);

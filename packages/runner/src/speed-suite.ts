@@ -7,13 +7,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { TORCH_EP } from "@ssmbench/report";
 import { getBackend } from "@ssmbench/runtime";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { ResultFile, provenance, rowKey } from "./results.ts";
 import { MIN_STEPS, type CellResult, type CellSpec } from "./speed-cell.ts";
 import { summarize, type TimingOptions } from "./timing.ts";
 
-export const TORCH_EP = "eager-cpu";
+/** The ep column of PyTorch eager rows (named once, in the report that reads them). */
+export { TORCH_EP };
 export const WEIGHTS = "weights.safetensors";
 
 export interface SpeedSuiteOptions {
