@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jsonSchemas, ModelCard, ResultRow, resultColumns, StateTensor, TaskSpec } from "./schemas.ts";
+import { higherIsBetter, isQualityMetric, jsonSchemas, ModelCard, ResultRow, resultColumns, StateTensor, TaskSpec } from "./schemas.ts";
 
 // The JSON schemas are the published contracts: any change to the zod schemas shows up as a diff of these files
 // in review. Regenerate deliberately with `pnpm --filter @ssmbench/core test -- -u`.
@@ -138,6 +138,10 @@ describe("TaskSpec", () => {
     expect(errorPaths(TaskSpec.safeParse({ ...spec, metric: "f1" }))).toEqual(["metric"]);
     expect(errorPaths(TaskSpec.safeParse({ ...spec, id: "MQAR" }))).toEqual(["id"]);
   });
+
+  it("accepts the language-modelling metrics", () => {
+    for (const metric of ["bits_per_byte", "perplexity"]) expect(TaskSpec.parse({ ...spec, metric }).metric).toBe(metric);
+  });
 });
 
 describe("ResultRow", () => {
@@ -186,7 +190,18 @@ describe("ResultRow", () => {
     expect(errorPaths(ResultRow.safeParse({ ...row, cores: 0 }))).toEqual(["cores"]);
     expect(errorPaths(ResultRow.safeParse({ ...row, n: -1 }))).toEqual(["n"]);
     expect(errorPaths(ResultRow.safeParse({ ...row, value: "0.98" }))).toEqual(["value"]);
+    for (const metric of ["bits_per_byte", "perplexity"]) expect(ResultRow.safeParse({ ...row, metric }).success).toBe(true);
     const { note: _note, ...missing } = row;
     expect(errorPaths(ResultRow.safeParse(missing))).toEqual(["note"]);
+  });
+});
+
+describe("quality metrics", () => {
+  it("are accuracy (higher is better), bits per byte and perplexity (lower is better); speed metrics are not", () => {
+    expect(higherIsBetter("accuracy")).toBe(true);
+    expect(higherIsBetter("bits_per_byte")).toBe(false);
+    expect(higherIsBetter("perplexity")).toBe(false);
+    expect(isQualityMetric("perplexity")).toBe(true);
+    expect(isQualityMetric("prefill_tokens_per_s")).toBe(false);
   });
 });

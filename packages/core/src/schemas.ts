@@ -70,7 +70,7 @@ export const TaskSpec = z.object({
   version: z.string().regex(/^\d+\.\d+\.\d+$/, "semver"),
   title: z.string(),
   /** How the task scores: accuracy over scored positions unless said otherwise. */
-  metric: z.enum(["accuracy", "exact_match", "bits_per_byte"]),
+  metric: z.enum(["accuracy", "exact_match", "bits_per_byte", "perplexity"]),
   vocab: z.number().int().positive(),
   params: z.record(z.string(), z.unknown()),
 });
@@ -80,9 +80,14 @@ export type TaskSpec = z.infer<typeof TaskSpec>;
 export const RowStatus = z.enum(["ok", "nan", "na", "oom", "timeout", "error"]);
 export type RowStatus = z.infer<typeof RowStatus>;
 
-/** The metrics a run can write; units are in the name. */
+/**
+ * The metrics a run can write; units are in the name. bits_per_byte: mean -log2 p(next byte) over the bytes of text
+ * the scored positions cover; perplexity: exp of the mean negative log-likelihood (nats) per scored token.
+ */
 export const Metric = z.enum([
   "accuracy",
+  "bits_per_byte",
+  "perplexity",
   "prefill_tokens_per_s",
   "decode_ms_per_token",
   "decode_ms_per_token_p90",
@@ -90,6 +95,13 @@ export const Metric = z.enum([
   "peak_rss_mb",
 ]);
 export type Metric = z.infer<typeof Metric>;
+
+/** How well a model does a task (one table per task and metric in the report), as opposed to speed and memory. */
+export const QUALITY_METRICS = ["accuracy", "bits_per_byte", "perplexity"] as const satisfies readonly Metric[];
+export type QualityMetric = (typeof QUALITY_METRICS)[number];
+export const isQualityMetric = (m: Metric): m is QualityMetric => (QUALITY_METRICS as readonly Metric[]).includes(m);
+/** Accuracy: higher is better; bits per byte and perplexity: lower is better. */
+export const higherIsBetter = (m: QualityMetric): boolean => m === "accuracy";
 
 const num = z.union([z.number(), z.nan()]).nullable();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { medianWithCI, quantile, wilsonInterval } from "./stats.ts";
+import { medianWithCI, quantile, ratioInterval, wilsonInterval } from "./stats.ts";
 
 describe("wilsonInterval", () => {
   // Textbook values: Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I.
@@ -139,5 +139,34 @@ describe("medianWithCI", () => {
       expect(r.low).toBeLessThanOrEqual(r.median);
       expect(r.high).toBeGreaterThanOrEqual(r.median);
     }
+  });
+});
+
+describe("ratioInterval", () => {
+  it("is the ratio of the sums, with the delta-method interval worked by hand", () => {
+    // num 2, 4, 9 over den 1, 2, 3: R = 15/6 = 2.5; residuals 2-2.5, 4-5, 9-7.5 = -0.5, -1, 1.5; ss = 3.5;
+    // se = sqrt(3.5 / (3 * 2)) / (6 / 3) = 0.381881...
+    const r = ratioInterval([2, 4, 9], [1, 2, 3]);
+    const se = Math.sqrt(3.5 / 6) / 2;
+    expect(r.value).toBe(2.5);
+    expect(r.low).toBeCloseTo(2.5 - 1.959964 * se, 12);
+    expect(r.high).toBeCloseTo(2.5 + 1.959964 * se, 12);
+  });
+
+  it("has zero width when every unit has the same ratio, and no interval below 2 units", () => {
+    const same = ratioInterval([3, 6, 30], [1, 2, 10]);
+    expect([same.value, same.low, same.high]).toEqual([3, 3, 3]);
+    const one = ratioInterval([3], [2]);
+    expect(one.value).toBe(1.5);
+    expect(one.low).toBeNaN();
+    expect(ratioInterval([], []).value).toBeNaN();
+  });
+
+  it("narrows as the number of units grows (like 1/sqrt(n))", () => {
+    const make = (n: number) => ratioInterval(Array.from({ length: n }, (_, i) => (i % 2 ? 3 : 1)), Array.from({ length: n }, () => 1));
+    const w = (r: { low: number; high: number }) => r.high - r.low;
+    // values 1, 3, 1, 3, ... over 1 each: R = 2, residuals -+1, se = 1 / sqrt(n - 1)
+    expect(w(make(100))).toBeCloseTo((2 * 1.959964) / Math.sqrt(99), 12);
+    expect(w(make(400)) / w(make(100))).toBeCloseTo(Math.sqrt(99 / 399), 12);
   });
 });

@@ -34,3 +34,27 @@ export function medianWithCI(samples: readonly number[]): { median: number; low:
   const hi = Math.min(n - 1, Math.ceil(mid + half));
   return { median: quantile(s, 0.5), low: s[lo]!, high: s[hi]!, n };
 }
+
+/**
+ * A ratio of sums over independent units and its normal (delta-method) 95% interval: R = sum(num) / sum(den), with
+ * the variance of R estimated from the units' residuals num_i - R den_i, as for a ratio estimator in survey sampling.
+ * The units are examples and the ratio, e.g., bits per byte (bits of an example over its bytes), so the interval
+ * reflects how much examples differ, not just how many positions were scored. Fewer than 2 units: no interval.
+ */
+export function ratioInterval(num: readonly number[], den: readonly number[], z = 1.959964): { value: number; low: number; high: number } {
+  if (num.length !== den.length) throw new Error("ratioInterval: num and den differ in length");
+  const n = num.length;
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < n; i++) {
+    a += num[i]!;
+    b += den[i]!;
+  }
+  if (n === 0 || b === 0) return { value: Number.NaN, low: Number.NaN, high: Number.NaN };
+  const r = a / b;
+  if (n < 2) return { value: r, low: Number.NaN, high: Number.NaN };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (num[i]! - r * den[i]!) ** 2;
+  const se = Math.sqrt(ss / (n * (n - 1))) / (b / n);
+  return { value: r, low: r - z * se, high: r + z * se };
+}
