@@ -125,3 +125,20 @@ def test_vector_decay_at_the_floor_stays_finite():
     _close(o.detach(), o2, 1e-4)
     (o.sum() + S.sum()).backward()
     assert torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all()
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 10])
+def test_short_conv_and_its_step(T):
+    """short_conv = nn.Conv1d with K-1 left zero padding; stepping short_conv_step from the zero state gives the same
+    outputs and the same final state (the last K-1 inputs)."""
+    torch.manual_seed(7)
+    conv = torch.nn.Conv1d(6, 6, 4, groups=6, padding=3).double()
+    x = torch.randn(2, T, 6, dtype=torch.float64)
+    y, state = linattn.short_conv(x, conv.weight, conv.bias)
+    _close(y, conv(x.transpose(1, 2))[:, :, :T].transpose(1, 2), 1e-12)
+    s, outs = torch.zeros(2, 6, 3, dtype=torch.float64), []
+    for t in range(T):
+        o, s = linattn.short_conv_step(x[:, t], s, conv.weight, conv.bias)
+        outs.append(o)
+    _close(torch.stack(outs, 1), y, 1e-12)
+    _close(s, state, 0)

@@ -32,6 +32,9 @@ The intra-chunk decay matrix is computed three ways:
 
 Padding at the end has k = v = 0 and g = 0, so the final state is the last chunk's end state. q and k may have a
 head axis of 1 that broadcasts against v's heads (Mamba-2's B and C shared by all heads).
+
+Also here, shared by the same families: the normalised form o_t = q_t S_t / (q_t . z_t) (Katharopoulos et al.,
+Based), and the short causal depthwise convolution with its K-1 input state (Mamba-2, Based's BaseConv).
 """
 from __future__ import annotations
 
@@ -144,6 +147,23 @@ def recurrent(q, k, v, log_decay=None):
         o, S = step(S, q[:, :, t], k[:, :, t], v[:, :, t], None if log_decay is None else log_decay[:, :, t])
         outs.append(o)
     return torch.stack(outs, 2), S
+
+
+# --- short causal depthwise convolution (Mamba-2's conv before the SSM; Based's BaseConv) ---------------------------
+def short_conv(x, weight, bias=None):
+    """Causal depthwise convolution over time from the zero state: x [B, T, D], weight [D, 1, K] (nn.Conv1d's, groups
+    = D), bias [D] or None -> (y [B, T, D], state [B, D, K-1]: the last K-1 inputs, zeros before the sequence)."""
+    K = weight.shape[-1]
+    xp = F.pad(x.transpose(1, 2), (K - 1, 0))
+    y = F.conv1d(xp, weight, bias, groups=x.shape[-1]).transpose(1, 2)
+    return y, xp[:, :, -(K - 1):]
+
+
+def short_conv_step(x, state, weight, bias=None):
+    """One token of `short_conv`: x [B, D], state [B, D, K-1] -> (y [B, D], state')."""
+    window = torch.cat([state, x.unsqueeze(-1)], dim=-1)                  # [B, D, K]
+    y = (window * weight.squeeze(1)).sum(-1)
+    return (y if bias is None else y + bias), window[:, :, 1:]
 
 
 # --- normalised linear attention (Katharopoulos et al.; Based) ------------------------------------------------------
