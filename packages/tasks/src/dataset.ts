@@ -41,7 +41,9 @@ export function writeSplit<P extends Record<string, unknown>>(
   };
   writeNpy(files.inputs, inputs, shape);
   writeNpy(files.targets, targets, shape);
-  const meta = { task: task.id, version: task.version, params, split, n, seed, vocab: task.vocab(params), shape };
+  // metric: how the task is scored, so the trainer keeps the learning rate with the lowest validation loss for a
+  // language-modelling task (bits per byte, perplexity) and the highest validation accuracy otherwise.
+  const meta = { task: task.id, version: task.version, metric: task.metric, params, split, n, seed, vocab: task.vocab(params), shape };
   writeFileSync(`${files.meta}.tmp`, JSON.stringify(meta, null, 2) + "\n");
   renameSync(`${files.meta}.tmp`, files.meta);
   return files;

@@ -1,3 +1,4 @@
+import { byteLm, subwordLm } from "./lm.ts";
 import { mqar } from "./mqar.ts";
 import { associativeRecall, copying, inductionHeads, selectiveCopying } from "./synthetic.ts";
 import type { TaskDef } from "./types.ts";
@@ -8,6 +9,8 @@ export * from "./dataset.ts";
 export { Rng } from "./rng.ts";
 export { mqar, MqarParams, generateMqar } from "./mqar.ts";
 export * from "./synthetic.ts";
+export * from "./kjv.ts";
+export * from "./lm.ts";
 
 /** The one registry of tasks: add a task by adding it here (typed, no second table anywhere). */
 export const tasks = {
@@ -16,5 +19,7 @@ export const tasks = {
   "induction-heads": inductionHeads,
   "associative-recall": associativeRecall,
   copying,
+  "byte-lm": byteLm,
+  "subword-lm": subwordLm,
 } satisfies Record<string, TaskDef<any>>;
 export type TaskId = keyof typeof tasks;

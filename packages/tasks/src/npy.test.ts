@@ -152,7 +152,7 @@ describe("writeSplit (dataset.ts)", () => {
     expect(t.filter((x) => x !== IGNORE)).toHaveLength(10 * 4);
 
     const meta = JSON.parse(readFileSync(files.meta, "utf8"));
-    expect(meta).toEqual({ task: "mqar", version: mqar.version, params, split: "train", n: 10, seed: 7, vocab: 64, shape: [10, 32] });
+    expect(meta).toEqual({ task: "mqar", version: mqar.version, metric: "accuracy", params, split: "train", n: 10, seed: 7, vocab: 64, shape: [10, 32] });
   });
 
   it("keeps splits apart in one folder and is reproducible", () => {

@@ -43,6 +43,10 @@ export interface TaskDef<P extends Record<string, unknown> = Record<string, unkn
 export interface Score {
   correct: number;
   total: number;
+  /** Language-modelling tasks: the sum over scored positions of -log2 p(target), p the softmax of the logits. */
+  bits?: number;
+  /** Language-modelling tasks: the bytes of text the scored targets stand for (bits per byte's denominator). */
+  bytes?: number;
 }
 
 /** Accuracy over scored positions: argmax of the logits at each position with a target. */
@@ -67,6 +71,42 @@ export function scoreArgmax(example: Example, logits: Float32Array, vocab: numbe
     if (best === t) correct++;
   }
   return { correct, total };
+}
+
+/**
+ * Next-token scoring of a language model: argmax accuracy, and the negative log2-likelihood of every scored target
+ * under the softmax of its position's logits (a stable log-sum-exp in float64), with the bytes of text those targets
+ * stand for: `bytesOf[token]` (one byte a token when omitted, as for a byte-level model).
+ * Mean bits per byte = sum(bits) / sum(bytes); perplexity = 2 ** (sum(bits) / sum(total)).
+ */
+export function scoreLogLikelihood(example: Example, logits: Float32Array, vocab: number, offset = 0, bytesOf?: ArrayLike<number>): Score {
+  let correct = 0;
+  let total = 0;
+  let bits = 0;
+  let bytes = 0;
+  const { targets } = example;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (t === IGNORE) continue;
+    if (t < 0 || t >= vocab) throw new Error(`target ${t} at position ${i} is outside the vocabulary of ${vocab}`);
+    total++;
+    const base = offset + i * vocab;
+    let best = 0;
+    let max = logits[base]!;
+    for (let v = 1; v < vocab; v++) {
+      const x = logits[base + v]!;
+      if (x > max) {
+        max = x;
+        best = v;
+      }
+    }
+    if (best === t) correct++;
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += Math.exp(logits[base + v]! - max);
+    bits += (Math.log(sum) - (logits[base + t]! - max)) / Math.LN2;
+    bytes += bytesOf ? bytesOf[t]! : 1;
+  }
+  return { correct, total, bits, bytes };
 }
 
 /** Exact match: the example counts as one correct only when every scored position's argmax is right. */
