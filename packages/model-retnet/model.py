@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.numerics import silu
 
 FAMILY = "retnet"
 VARIANT = "retnet (multi-scale retention, xPos-free rotation)"
@@ -95,17 +96,19 @@ class MultiScaleRetention(nn.Module):
         self.gn_bias = nn.Parameter(torch.zeros(self.value_dim))
         # Fixed per-head decays gamma_h = 1 - 2^(-5-h) (Section 2.2), stored as log(gamma).
         h = torch.arange(n_heads, dtype=torch.float64)
-        log_gamma = torch.log1p(-torch.pow(2.0, -5.0 - h)).float()
+        log_gamma = torch.log1p(-torch.pow(2.0, -5.0 - h)).float().double()
         self.register_buffer("log_gamma", log_gamma, persistent=False)
-        # RoPE frequencies theta_i = 10000^(-2i/d_k), i < d_k/2 (float32; every constant below derives from these
-        # float32 values in float64, so all forms use the same theta and gamma).
+        # RoPE frequencies theta_i = 10000^(-2i/d_k), i < d_k/2, rounded to float32; every constant below derives
+        # from these float32 values in float64, so all forms use the same theta and gamma. The buffers stay float64
+        # and are cast to the input's dtype where used: a float32 model sees exactly the float32 constants, and a
+        # float64 one (export --precision float64) the same constants without float32 rounding between its forms.
         half = self.d_k // 2
-        theta = torch.pow(10000.0, -torch.arange(half, dtype=torch.float64) * 2 / self.d_k).float()
+        theta = torch.pow(10000.0, -torch.arange(half, dtype=torch.float64) * 2 / self.d_k).float().double()
         self.register_buffer("theta", theta, persistent=False)
         th, lg = theta.double(), log_gamma.double()
         # The step's one-token rotation R(theta) (applied as R(-theta)).
-        self.register_buffer("cos1", torch.cos(th).float(), persistent=False)
-        self.register_buffer("sin1", torch.sin(th).float(), persistent=False)
+        self.register_buffer("cos1", torch.cos(th), persistent=False)
+        self.register_buffer("sin1", torch.sin(th), persistent=False)
         # Scan constants G^(2^k) = gamma^(L 2^k) R(-L 2^k theta), k < scan_levels, as [levels, H, 1, d_k/2, 1] cos and
         # sin parts times the decay (angles reduced mod 2 pi in float64; magnitudes underflow to 0 harmlessly).
         self.scan_levels = scan_levels
@@ -113,8 +116,8 @@ class MultiScaleRetention(nn.Module):
         mag = torch.exp(span * lg.view(1, -1, 1))                                                  # [lv, H, 1]
         ang = torch.remainder(span * th.view(1, 1, -1), 2 * math.pi)                               # [lv, 1, dk/2]
         shape = (scan_levels, n_heads, 1, half, 1)                                                # broadcast on [B,H,C,dk/2,dv]
-        self.register_buffer("scan_cos", (mag * torch.cos(ang)).float().view(shape), persistent=False)
-        self.register_buffer("scan_sin", (mag * torch.sin(ang)).float().view(shape), persistent=False)
+        self.register_buffer("scan_cos", (mag * torch.cos(ang)).view(shape), persistent=False)
+        self.register_buffer("scan_sin", (mag * torch.sin(ang)).view(shape), persistent=False)
 
     def state_spec(self, layer: int):
         """One state tensor per layer, {"kind": "retention"}: S~ [batch, H, d_k, d_v]."""
@@ -131,7 +134,7 @@ class MultiScaleRetention(nn.Module):
 
     def _angles(self, pos):
         """pos float [T] -> cos, sin [T, d_k/2] of pos * theta."""
-        a = pos.unsqueeze(-1) * self.theta
+        a = pos.unsqueeze(-1) * self.theta.to(pos.dtype)
         return torch.cos(a), torch.sin(a)
 
     def group_norm(self, o):
@@ -144,7 +147,7 @@ class MultiScaleRetention(nn.Module):
 
     def _output(self, u, o):
         """u [..., D], o [..., H, d_v] -> W_O(swish(W_G u) * GroupNorm(o))."""
-        return self.out_proj(F.silu(self.g_proj(u)) * self.group_norm(o))
+        return self.out_proj(silu(self.g_proj(u)) * self.group_norm(o))
 
     # --- form 1: quadratic parallel (reference) ------------------------------------------------------------
     def retention_parallel(self, q, k, v):
@@ -154,7 +157,7 @@ class MultiScaleRetention(nn.Module):
         pos = torch.arange(T, device=q.device, dtype=q.dtype)
         cos, sin = self._angles(pos)
         lag = pos[:, None] - pos[None, :]
-        g = self.log_gamma.view(-1, 1, 1)
+        g = self.log_gamma.to(q.dtype).view(-1, 1, 1)
         D = torch.where(lag >= 0, torch.exp(lag.clamp(min=0) * g), torch.zeros((), dtype=q.dtype))   # [H, T, T]
         o = ((rotate(q, cos, sin) @ rotate(k, cos, sin).transpose(-1, -2)) * D) @ v
         rc, rs = self._angles(pos - (T - 1))                          # rotation by (s - (T-1)) theta
@@ -183,7 +186,7 @@ class MultiScaleRetention(nn.Module):
         qc = F.pad(q, (0, 0, pad, 0)).view(Bsz, H, n_chunks, L, dk)
         kc = F.pad(k, (0, 0, pad, 0)).view(Bsz, H, n_chunks, L, dk)
         vc = F.pad(v, (0, 0, pad, 0)).view(Bsz, H, n_chunks, L, dv)
-        g = self.log_gamma.view(H, 1)
+        g = self.log_gamma.to(q.dtype).view(H, 1)
         j = torch.arange(L, device=q.device, dtype=q.dtype)
         lag = j[:, None] - j[None, :]
         D = torch.where(lag >= 0, torch.exp(lag.clamp(min=0) * g.view(H, 1, 1)), torch.zeros((), dtype=q.dtype))
@@ -216,7 +219,7 @@ class MultiScaleRetention(nn.Module):
             valid = (src >= 0).view(1, 1, -1, 1, 1)
             prev = e.index_select(2, src.clamp(min=0))
             p1, p2 = prev.chunk(2, dim=3)
-            a, b = self.scan_cos[lvl], self.scan_sin[lvl]                               # [H, 1, dk/2, 1]
+            a, b = self.scan_cos[lvl].to(U.dtype), self.scan_sin[lvl].to(U.dtype)                             # [H, 1, dk/2, 1]
             rot = torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=3)                  # gamma^(L 2^k) R(-L 2^k theta)
             e = e + torch.where(valid, rot, torch.zeros((), dtype=U.dtype))
         return e
@@ -233,8 +236,8 @@ class MultiScaleRetention(nn.Module):
         """u [B, D], states [S~ [B, H, d_k, d_v]]: S~ <- gamma R(-theta) S~ + k v^T, o = q^T S~ (eq. 6)."""
         (S,) = states
         q, k, v = self._qkv(u.unsqueeze(1))                             # [B, H, 1, d]
-        S_rot = rotate(S.transpose(-1, -2), self.cos1, -self.sin1).transpose(-1, -2)   # R(-theta) on the d_k axis
-        S = torch.exp(self.log_gamma).view(-1, 1, 1) * S_rot + k.transpose(-1, -2) @ v
+        S_rot = rotate(S.transpose(-1, -2), self.cos1.to(S.dtype), -self.sin1.to(S.dtype)).transpose(-1, -2)   # R(-theta), d_k axis
+        S = torch.exp(self.log_gamma.to(S.dtype)).view(-1, 1, 1) * S_rot + k.transpose(-1, -2) @ v
         o = (q @ S).squeeze(2)                                          # [B, H, d_v]
         return self._output(u, o), [S]
 

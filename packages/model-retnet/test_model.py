@@ -43,7 +43,7 @@ def test_default_config_contract():
 
 def test_decays_are_the_papers():
     m = retnet.MultiScaleRetention(64, n_heads=4)
-    _close(torch.exp(m.log_gamma), torch.tensor([1 - 2.0 ** -5, 1 - 2.0 ** -6, 1 - 2.0 ** -7, 1 - 2.0 ** -8]), 1e-7)
+    _close(torch.exp(m.log_gamma).float(), torch.tensor([1 - 2.0 ** -5, 1 - 2.0 ** -6, 1 - 2.0 ** -7, 1 - 2.0 ** -8]), 1e-7)
 
 
 @torch.no_grad()
@@ -140,7 +140,7 @@ def test_scan_levels_beyond_chunks_add_nothing(msr):
     _close(msr.chunk_scan(U, msr.scan_levels), msr.chunk_scan(U, 3))
     ref, S = [], torch.zeros_like(U[:, :, 0])                 # and both equal the plain recurrence over chunks
     for c in range(5):
-        a, b = msr.scan_cos[0, :, 0], msr.scan_sin[0, :, 0]          # gamma^L R(-L theta): [H, dk/2, 1]
+        a, b = msr.scan_cos[0, :, 0].float(), msr.scan_sin[0, :, 0].float()  # gamma^L R(-L theta): [H, dk/2, 1]
         S1, S2 = S.chunk(2, dim=2)
         S = torch.cat([a * S1 + b * S2, a * S2 - b * S1], 2) + U[:, :, c]
         ref.append(S)

@@ -265,12 +265,51 @@ def test_train_writes_summary_log_and_best_checkpoint(runs, family, data_dir):
     assert train.evaluate(model, va_x, va_y, 4, torch.device("cpu")) == pytest.approx(s["final"]["valid_accuracy"])
 
     rows = read_csv(r1 / "train-log.csv")
-    assert list(rows[0]) == ["lr", "step", "loss", "train_acc", "valid_acc", "wall_s"]
+    assert list(rows[0]) == ["lr", "step", "loss", "train_acc", "valid_acc", "wall_s", "valid_loss"]
     assert [(float(r["lr"]), int(r["step"])) for r in rows] == [(lr, st) for lr in LRS for st in (3, 6)]
     for r in rows:
         assert math.isfinite(float(r["loss"])) and 0 <= float(r["valid_acc"]) <= 1 and 0 <= float(r["train_acc"]) <= 1
     best_rows = [float(r["valid_acc"]) for r in rows if float(r["lr"]) == s["lr"]]
     assert max(best_rows) == pytest.approx(s["final"]["valid_accuracy"], abs=1e-5)
+
+
+def test_validate_is_accuracy_and_mean_cross_entropy_over_scored_positions(family):
+    torch.manual_seed(0)
+    model = build_model(family, CONFIG, V).eval()
+    x = torch.randint(0, V, (3, T))
+    y = torch.randint(0, V, (3, T))
+    y[:, ::2] = IGNORE
+    acc, loss = train.validate(model, x, y, 2, torch.device("cpu"))
+    with torch.no_grad():
+        logits = model.head(model.hidden(x))
+    mask = y != IGNORE
+    assert loss == pytest.approx(F.cross_entropy(logits[mask], y[mask]).item(), rel=1e-5)
+    assert acc == pytest.approx((logits[mask].argmax(-1) == y[mask]).float().mean().item())
+
+
+def test_language_modelling_keeps_the_lowest_validation_loss(tmp_path):
+    """A split written with metric bits_per_byte (byte-lm): the sweep's metric is valid bits per token, lowest kept."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 32), ("valid", 6)):
+        text = rng.integers(0, 8, (n, T + 1))  # 8 byte values, every position scored with the next one
+        np.save(tmp_path / f"{split}.inputs.npy", text[:, :-1].astype(np.int16))
+        np.save(tmp_path / f"{split}.targets.npy", text[:, 1:].astype(np.int16))
+        meta = {"task": "byte-lm", "version": "1.0.0", "metric": "bits_per_byte", "params": {"seq_len": T}, "split": split,
+                "n": n, "seed": 0, "vocab": V, "shape": [n, T]}
+        (tmp_path / f"{split}.meta.json").write_text(json.dumps(meta) + "\n")
+    out = tmp_path / "run"
+    run_main(train.main, ["--model-dir", str(MODEL_DIR), "--data", str(tmp_path), "--out", str(out), "--config", json.dumps(CONFIG),
+                          "--lrs", "1e-3,1e-2", "--steps", "4", "--batch", "8", "--eval-every", "2", "--threads", "1"])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["selection"] == "lowest valid bits per scored token"
+    best = min(s["sweep"], key=lambda r: r["metric"])
+    assert s["lr"] == best["lr"] and s["final"] == {"valid_bits_per_token": best["metric"]}
+    rows = read_csv(out / "train-log.csv")
+    assert min(float(r["valid_loss"]) for r in rows if float(r["lr"]) == s["lr"]) / math.log(2) == pytest.approx(best["metric"], abs=1e-4)
+    model = build_model(load_family(MODEL_DIR), s["config"], s["vocab"])
+    model.load_state_dict(torch.load(out / "best.pt", map_location="cpu"))
+    va_x, va_y, _ = load_split(tmp_path, "valid")
+    assert train.validate(model, va_x, va_y, 4, torch.device("cpu"))[1] / math.log(2) == pytest.approx(best["metric"], rel=1e-5)
 
 
 def test_train_resumes_a_stopped_run(runs):
@@ -415,7 +454,7 @@ def test_export_card_satisfies_the_model_card_schema(exported):
     assert _check(schema, exported["card"]) == []
     broken = json.loads(json.dumps(exported["card"]))
     broken["files"][0]["sha256"] = "ABC"
-    broken["states"][0]["dtype"] = "float64"
+    broken["states"][0]["dtype"] = "bfloat16"
     del broken["parity"]
     assert len(_check(schema, broken)) == 3
 

@@ -129,19 +129,34 @@ export async function trainCommand(root: string, a: TrainArgs): Promise<void> {
 }
 
 export interface ExportArgs {
-  model: string;
+  model?: string;
   task: string;
   run: string[];
+  fromCheckpoint?: string;
+  precision: "float32" | "float64";
   id?: string;
   params: string;
 }
 
 export async function exportCommand(root: string, a: ExportArgs): Promise<void> {
+  const common = ["--precision", a.precision, ...(a.id ? ["--id", a.id] : [])];
+  if (a.fromCheckpoint) {
+    // Re-export: the task and its trained setting come from the checkpoint's own card.
+    const dir = resolve(root, a.fromCheckpoint);
+    const cardPath = join(dir, "card.json");
+    if (!existsSync(cardPath)) throw new UserError(`${a.fromCheckpoint} has no card.json`, "give a checkpoint folder such as models/retnet-mqar-d128");
+    const card = JSON.parse(readFileSync(cardPath, "utf8")) as { id: string; task: { id: string; params: Record<string, unknown> } };
+    const data = writeTrainingData(root, card.task.id, card.task.params, 100_000);
+    const out = join(root, "models", a.id ?? card.id);
+    runPython(root, "ssmbench_trainer.export", ["--from-checkpoint", dir, "--data", data, "--out", out, ...common]);
+    return;
+  }
+  if (!a.model || a.run.length === 0) throw new UserError("export needs --model and --run, or --from-checkpoint", "e.g. pnpm export --from-checkpoint models/retnet-mqar-d128 --precision float64");
   const family = discoverFamilies(root).find((f) => f.name === a.model);
   if (!family) throw new UserError(`unknown model family "${a.model}"`, `known: ${discoverFamilies(root).map((f) => f.name).join(", ")}`);
   const data = writeTrainingData(root, a.task, parseJson(a.params, "--params"), 100_000);
   const id = a.id ?? `${a.model}-${a.task}`;
-  runPython(root, "ssmbench_trainer.export", ["--model-dir", family.dir, ...a.run.flatMap((r) => ["--run", resolve(r)]), "--data", data, "--out", join(root, "models", id), "--id", id]);
+  runPython(root, "ssmbench_trainer.export", ["--model-dir", family.dir, ...a.run.flatMap((r) => ["--run", resolve(r)]), "--data", data, "--out", join(root, "models", id), ...common, "--id", id]);
 }
 
 export async function listCommand(root: string, modelsDir: string): Promise<void> {

@@ -72,12 +72,14 @@ export async function main(argv: string[]): Promise<number> {
         "export trained run folder(s) to the ONNX contract with golden file and card",
         (y) =>
           y
-            .option("model", { type: "string", demandOption: true })
+            .option("model", { type: "string", desc: "the family (with --run)" })
             .option("task", { type: "string", default: "mqar" })
-            .option("run", { type: "string", array: true, demandOption: true, desc: "run folder(s) from training, in order" })
+            .option("run", { type: "string", array: true, desc: "run folder(s) from training, in order" })
+            .option("from-checkpoint", { type: "string", desc: "re-export models/<id> from its weights.safetensors (keeps its card's task and training record)" })
+            .option("precision", { choices: ["float32", "float64"] as const, default: "float32" as const, desc: "arithmetic inside the graphs (float64 where the model's own float32 round-off is near 1e-4)" })
             .option("params", { type: "string", default: "{}" })
             .option("id", { type: "string" }),
-        (a) => exportCommand(root, { ...a, run: a.run.map(String) }),
+        (a) => exportCommand(root, { ...a, run: (a.run ?? []).map(String), fromCheckpoint: a["from-checkpoint"] }),
       )
       .command(
         "new-model <name>",

@@ -81,7 +81,7 @@ describe("ModelCard", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ name: "ssm" }, "states.0.name"], // no layer part
       [{ name: "SSM.0" }, "states.0.name"],
-      [{ dtype: "float64" }, "states.0.dtype"],
+      [{ dtype: "bfloat16" }, "states.0.dtype"],
       [{ shape: [] }, "states.0.shape"],
       [{ shape: ["batch", -1] }, "states.0.shape.1"],
       [{ layer: 0.5 }, "states.0.layer"],

@@ -12,7 +12,7 @@ export const StateTensor = z.object({
   kind: z.string().min(1),
   layer: z.number().int().nonnegative(),
   shape: z.array(dim).min(1),
-  dtype: z.enum(["float32", "float16", "int64"]),
+  dtype: z.enum(["float32", "float64", "float16", "int64"]),
   init: z.enum(["zeros"]).default("zeros"),
 });
 export type StateTensor = z.infer<typeof StateTensor>;

@@ -56,7 +56,16 @@ export function stateDims(s: StateTensor, batch: number): number[] {
 }
 
 function zeros(s: StateTensor, n: number) {
-  return s.dtype === "float32" ? new Float32Array(n) : s.dtype === "int64" ? new BigInt64Array(n) : new Uint16Array(n);
+  switch (s.dtype) {
+    case "float32":
+      return new Float32Array(n);
+    case "float64":
+      return new Float64Array(n);
+    case "int64":
+      return new BigInt64Array(n);
+    case "float16":
+      return new Uint16Array(n);
+  }
 }
 
 /** Does a tensor's shape fit the card's (batch fixed, past_seq free)? */
@@ -126,9 +135,10 @@ export class RecurrentDriver {
     const state: State = {};
     for (const s of this.spec.states) {
       const dims = s.shape.map((d) => (d === "batch" ? batch : d === "past_seq" ? pastSeq : Number(d)));
-      const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+      if (s.dtype !== "float32" && s.dtype !== "float64") throw new UserError(`state ${s.name} is ${s.dtype}: filledState fills float32 or float64 states only`);
+      const data = s.dtype === "float64" ? new Float64Array(dims.reduce((a, b) => a * b, 1)) : new Float32Array(dims.reduce((a, b) => a * b, 1));
       for (let i = 0; i < data.length; i++) data[i] = fill(i);
-      state[s.name] = this.stepSession.tensor("float32", data, dims);
+      state[s.name] = this.stepSession.tensor(s.dtype, data, dims);
     }
     return state;
   }

@@ -10,9 +10,15 @@ export type EpName = (typeof EP_NAMES)[number];
 export type RuntimeName = "onnxruntime-node" | "onnxruntime-web";
 
 /** Tensor element types the model contract uses (input ids and states). */
-export type DType = "float32" | "float16" | "int64";
+export type DType = "float32" | "float64" | "float16" | "int64";
 /** What backs each dtype in JS (float16 travels as raw bits in a Uint16Array, as onnxruntime expects). */
-export type DataOf<T extends DType> = T extends "float32" ? Float32Array : T extends "int64" ? BigInt64Array : Uint16Array;
+export type DataOf<T extends DType> = T extends "float32"
+  ? Float32Array
+  : T extends "float64"
+    ? Float64Array
+    : T extends "int64"
+      ? BigInt64Array
+      : Uint16Array;
 
 export type Feeds = Record<string, Tensor>;
 /** Pre-allocated outputs: ORT writes into the given tensor; `null` (or a missing name) lets ORT allocate. */

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .numerics import gelu
+
 
 class RMSNorm(nn.Module):
     def __init__(self, d: int, eps: float = 1e-5):
@@ -53,7 +55,7 @@ class GeluMLP(nn.Module):
         self.fc2 = nn.Linear(hidden, d_model)
 
     def forward(self, x):
-        return self.fc2(torch.nn.functional.gelu(self.fc1(x)))
+        return self.fc2(gelu(self.fc1(x)))
 
 
 class Residual(nn.Module):
