@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Metric, ResultRow } from "@ssmbench/core";
 import { loadCards } from "./cards.ts";
 import { renderLeaderboard } from "./leaderboard.ts";
-import { renderSpeedPage, scalingExponent, TORCH_EP } from "./speed.ts";
+import { reexported, renderSpeedPage, scalingExponent, TORCH_EP } from "./speed.ts";
 
 const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
 const cards = loadCards(path.join(basic, "models"));
@@ -100,6 +100,16 @@ describe("docs/speed.md", () => {
   it("keeps the suite's rows off the leaderboard's speed tables (they have their own page)", () => {
     const md = renderLeaderboard({ rows, cards, docsDir: path.join(basic, "docs"), modelsDir: path.join(basic, "models") });
     expect(md).not.toContain("10,000");
+  });
+
+  it("names checkpoints re-exported since the run (the rows' sha256 is not the card's prefill.onnx)", () => {
+    const sha = cards.find((k) => k.id === "mamba-mqar")!.files.find((f) => f.path === "prefill.onnx")!.sha256;
+    const fresh = suite("new").map((r) => (r.model === "mamba-mqar" ? { ...r, checkpoint_sha256: r.ep === TORCH_EP ? "f".repeat(64) : sha } : r));
+    expect(reexported(fresh, cards)).toEqual([]); // PyTorch rows hash weights.safetensors, not the graph
+    const staleRows = fresh.map((r) => (r.model === "mamba-mqar" && r.ep === "cpu" ? { ...r, checkpoint_sha256: "0".repeat(64) } : r));
+    expect(reexported(staleRows, cards)).toEqual(["mamba-mqar"]);
+    expect(renderSpeedPage(staleRows, cards).body).toContain("Re-exported since this run: `mamba-mqar`");
+    expect(renderSpeedPage(fresh, cards).body).not.toContain("Re-exported since this run");
   });
 
   it("says how to make the page when there is no suite run", () => {

@@ -68,6 +68,12 @@ export function latestSpeedRun(rows: readonly ResultRow[]): string | undefined {
   return [...suite].sort(byFields((r) => r.timestamp)).pop()?.run_id;
 }
 
+/** Checkpoints whose onnxruntime rows in `rows` were measured on another prefill.onnx than the card's (re-exported since). */
+export function reexported(rows: readonly ResultRow[], cards: readonly ModelCard[]): string[] {
+  const current = new Map(cards.map((k) => [k.id, k.files.find((f) => f.path === "prefill.onnx")?.sha256]));
+  return unique(rows.filter((r) => r.ep !== TORCH_EP && r.checkpoint_sha256 && current.has(r.model) && current.get(r.model) !== r.checkpoint_sha256).map((r) => r.model)).sort(cmp);
+}
+
 export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly ModelCard[]): SpeedPage {
   const run = latestSpeedRun(allRows);
   const charts = new Map<string, string>();
@@ -98,6 +104,13 @@ export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly M
       "Ratios divide rows of this run only.",
   );
 
+  const stale = reexported(rows, cards);
+  if (stale.length)
+    out.push(
+      "",
+      `Re-exported since this run: ${stale.map((m) => `\`${m}\``).join(", ")}. Its onnxruntime rows below were measured on the earlier ` +
+        "export (the row's `checkpoint_sha256` is not the card's `prefill.onnx`); its card says what changed (e.g. `export.precision`).",
+    );
   out.push("", "## Targets", "", ...renderTargets(c, lengths, contexts, ortCpu, hasTorch));
   out.push("", "## Published speed claims beside ours", "", ...renderClaims(c, lengths, contexts, ortCpu));
 
