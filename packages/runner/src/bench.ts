@@ -9,7 +9,7 @@ import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { oneLine, statusOf, withBudget } from "./cell.ts";
-import { accuracy, examplesNote, testSplit } from "./evaluate.ts";
+import { accuracy, examplesNote, measured, qualityMetrics, testSplit } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
 import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
 import { decodeTiming, prefillTiming, stateBytes } from "./speed.ts";
@@ -110,29 +110,41 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
       try {
         driver = await openModel(ckpt.dir, card, { ep: backend.name, threads: o.threads });
       } catch (e) {
-        emit({ task: card.task.id, task_version: task.version, split: "-", seq_len: 0, batch: 1, metric: "accuracy", value: null, n: 0, status: "error", note: oneLine(e) });
+        emit({ task: card.task.id, task_version: task.version, split: "-", seq_len: 0, batch: 1, metric: qualityMetrics(task.metric)[0]!, value: null, n: 0, status: "error", note: oneLine(e) });
         continue;
       }
       log(`${card.id} on ${backend.name} (${backend.runtime} ${backend.version})`);
       try {
         // Accuracy: the task's settings (trained first), or the user's JSONL.
-        const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: string }[] = userData
-          ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: `user data ${userData.file}` }]
-          : settings.map((s) => ({ split: testSplit(s.name), task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: `${examplesNote(nExamples, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+        // The note names the examples actually evaluated: a language-modelling task cuts its test text into at most
+        // as many windows as fit, which can be fewer than asked for.
+        const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: (count: number) => string }[] = userData
+          ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: () => `user data ${userData.file}` }]
+          : settings.map((s) => ({ split: testSplit(s.name), task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: (count) => `${examplesNote(count, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+        // User data is scored by argmax accuracy; a task by its metrics (accuracy, or bits per byte and perplexity).
+        const metrics = userData ? (["accuracy"] as const) : qualityMetrics(task.metric);
         for (const ev of evals) {
-          // An accuracy row's batch depends on the lengths evaluated, so --resume matches it without batch and length,
+          // A row's batch depends on the lengths evaluated, so --resume matches it without batch and length,
           // and skips before generating the examples.
-          if (o.resume && out.all.some((r) => r.status === "ok" && r.metric === "accuracy" && r.model === card.id && r.split === ev.split && r.ep === backend.name)) continue;
+          if (o.resume && metrics.every((m) => out.all.some((r) => r.status === "ok" && r.metric === m && r.model === card.id && r.split === ev.split && r.ep === backend.name))) continue;
           const examples = ev.examples();
           const progress = new Progress(`${card.id} ${backend.name} ${ev.split}`, examples.length);
           try {
             const score = userData ? undefined : task.scoreExample;
             const acc = await cell(driver, (d) => accuracy(d, card.vocab, examples, (n) => progress.update(n), score));
             progress.stop();
-            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen || examples[0]!.input_ids.length, batch: acc.batch, metric: "accuracy", value: acc.value, ci_low: acc.ci[0], ci_high: acc.ci[1], n: acc.total, status: "ok", note: `${ev.note}; ${acc.correct}/${acc.total} ${score ? "examples exactly right" : "scored positions"}` });
+            const seq_len = ev.seqLen || examples[0]!.input_ids.length;
+            const lm = acc.likelihood;
+            const what = lm
+              ? `${lm.tokens} scored tokens (${lm.bytes} bytes) in ${acc.examples} windows; 95% interval over windows (delta method)`
+              : `${acc.correct}/${acc.total} ${score ? "examples exactly right" : "scored positions"}`;
+            for (const metric of metrics) {
+              const m = measured(acc, metric);
+              emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len, batch: acc.batch, metric, value: m.value, ci_low: m.ci[0], ci_high: m.ci[1], n: m.n, status: "ok", note: `${ev.note(examples.length)}; ${what}` });
+            }
           } catch (e) {
             progress.stop();
-            emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen, batch: 1, metric: "accuracy", value: null, n: 0, status: statusOf(e), note: oneLine(e) });
+            for (const metric of metrics) emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len: ev.seqLen, batch: 1, metric, value: null, n: 0, status: statusOf(e), note: oneLine(e) });
           }
         }
         if (userData) continue;
@@ -180,6 +192,8 @@ const load = () => `load average ${loadavg()[0]!.toFixed(2)} (${availableParalle
 export function fmtValue(metric: Metric, v: number | null): string {
   if (v === null || Number.isNaN(v)) return "-";
   if (metric === "accuracy") return `${(100 * v).toFixed(2)}%`;
+  if (metric === "bits_per_byte") return `${v.toFixed(4)} bits/byte`;
+  if (metric === "perplexity") return v.toFixed(3);
   if (metric === "prefill_tokens_per_s") return `${Math.round(v).toLocaleString("en-US")} tok/s`;
   if (metric.startsWith("decode_ms")) return `${v.toFixed(3)} ms`;
   if (metric === "state_bytes") return `${Math.round(v).toLocaleString("en-US")} B`;

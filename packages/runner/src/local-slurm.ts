@@ -196,11 +196,11 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
 
 /**
  * What must be equal between two runs of one matrix, whoever ran them: every row's identity and status, and the
- * measured values that are deterministic (accuracy with its interval and count, state bytes). Timings, timestamps,
- * run ids and notes (which quote the load average) are left out.
+ * measured values that are deterministic (accuracy, bits per byte and perplexity with their intervals and counts,
+ * state bytes). Timings, timestamps, run ids and notes (which quote the load average) are left out.
  */
 export function comparableRows(rows: readonly ResultRow[]) {
-  const exact = new Set(["accuracy", "state_bytes"]);
+  const exact = new Set(["accuracy", "bits_per_byte", "perplexity", "state_bytes"]);
   return rows
     .map((r) => ({
       model: r.model, checkpoint_sha256: r.checkpoint_sha256, runtime: r.runtime, runtime_version: r.runtime_version, ep: r.ep, task: r.task, task_version: r.task_version,

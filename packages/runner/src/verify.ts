@@ -1,13 +1,14 @@
-// `pnpm bench --verify`: re-measure the committed leaderboard's accuracy rows and fail on any difference.
-// Accuracy is a count of argmax hits on examples generated from (task version, setting, seed, count), so on the
-// same checkpoint (same sha256) a rerun must reproduce it exactly, to the last scored position.
+// `pnpm bench --verify`: re-measure the committed leaderboard's accuracy rows (and the bits per byte and perplexity
+// rows of language-modelling tasks) and fail on any difference. Accuracy is a count of argmax hits on examples
+// generated from (task version, setting, seed, count), so on the same checkpoint (same sha256) a rerun must reproduce
+// it exactly, to the last scored position; bits per byte and perplexity are sums over the same logits, so they too.
 import { readFileSync } from "node:fs";
-import { UserError } from "@ssmbench/core";
+import { UserError, isQualityMetric } from "@ssmbench/core";
 import { openModel } from "@ssmbench/runtime";
 import { parseResultsCsv } from "@ssmbench/report";
 import { TEST_SEED, taskOf } from "./bench.ts";
 import type { Checkpoint } from "./discover.ts";
-import { accuracy, parseExamplesNote, testSplit } from "./evaluate.ts";
+import { accuracy, measured, parseExamplesNote, testSplit, type Accuracy } from "./evaluate.ts";
 
 export class VerificationFailed extends Error {
   override name = "VerificationFailed";
@@ -37,10 +38,12 @@ export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
     throw new UserError(`cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, "run pnpm report to write results/leaderboard.csv");
   }
   const byId = new Map(o.checkpoints.map((c) => [c.card.id, c]));
-  const rows = parseResultsCsv(text, o.file).filter((r) => r.metric === "accuracy" && r.status === "ok" && byId.has(r.model) && o.eps.includes(r.ep) && r.split.startsWith("test@"));
+  const rows = parseResultsCsv(text, o.file).filter((r) => isQualityMetric(r.metric) && r.status === "ok" && byId.has(r.model) && o.eps.includes(r.ep) && r.split.startsWith("test@"));
   if (rows.length === 0) throw new UserError(`${o.file} has no accuracy rows for ${[...byId.keys()].join(", ")} on ${o.eps.join(", ")}`, "pick models and EPs that the leaderboard holds (pnpm list)");
   const mismatches: string[] = [];
   const drivers = new Map<string, Awaited<ReturnType<typeof openModel>>>();
+  // one evaluation per (checkpoint, EP, setting, examples): subword-lm's perplexity and bits per byte rows share it
+  const evaluated = new Map<string, Accuracy>();
   try {
     for (const row of rows) {
       const ckpt = byId.get(row.model)!;
@@ -63,11 +66,21 @@ export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
       }
       const key = `${row.model}\u0000${row.ep}`;
       if (!drivers.has(key)) drivers.set(key, await openModel(ckpt.dir, ckpt.card, { ep: row.ep, threads: o.threads }));
-      const examples = task.generate(setting.params, "test", recorded.examples, recorded.seed);
-      const acc = await accuracy(drivers.get(key)!, ckpt.card.vocab, examples, undefined, task.scoreExample);
-      const same = acc.total === row.n && acc.value === row.value;
-      log(`  ${what}: ${same ? "same" : "DIFFERENT"} (${acc.correct}/${acc.total} now, ${row.value} of ${row.n} recorded)`);
-      if (!same) mismatches.push(`${what}: ${acc.correct}/${acc.total} = ${acc.value} now, ${row.value} (n ${row.n}) recorded on ${row.timestamp}`);
+      const evalKey = `${key}\u0000${row.split}\u0000${recorded.examples}\u0000${recorded.seed}`;
+      if (!evaluated.has(evalKey)) {
+        const examples = task.generate(setting.params, "test", recorded.examples, recorded.seed);
+        evaluated.set(evalKey, await accuracy(drivers.get(key)!, ckpt.card.vocab, examples, undefined, task.scoreExample));
+      }
+      const acc = evaluated.get(evalKey)!;
+      if (row.metric !== "accuracy" && !acc.likelihood) {
+        mismatches.push(`${what}: a ${row.metric} row, but ${row.task} ${task.version} scores accuracy`);
+        continue;
+      }
+      const now = measured(acc, row.metric as Parameters<typeof measured>[1]);
+      const same = now.n === row.n && now.value === row.value;
+      const shown = row.metric === "accuracy" ? `${acc.correct}/${acc.total}` : `${row.metric} ${now.value} over ${now.n}`;
+      log(`  ${what}${row.metric === "accuracy" ? "" : ` ${row.metric}`}: ${same ? "same" : "DIFFERENT"} (${shown} now, ${row.value} of ${row.n} recorded)`);
+      if (!same) mismatches.push(`${what}${row.metric === "accuracy" ? "" : ` ${row.metric}`}: ${shown} = ${now.value} now, ${row.value} (n ${row.n}) recorded on ${row.timestamp}`);
     }
   } finally {
     for (const d of drivers.values()) await d.release();
