@@ -4,8 +4,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { UserError } from "@ssmbench/core";
-import { loadAwesome } from "./awesome.ts";
+import { loadAwesome, statusCell } from "./awesome.ts";
+import { loadCards } from "./cards.ts";
 import { generateDocs } from "./docs.ts";
+import { accuracyTables } from "./leaderboard.ts";
+import { loadResults, mergeLeaderboard } from "./results.ts";
 
 const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
 const paths = { resultsDir: path.join(basic, "results"), modelsDir: path.join(basic, "models"), docsDir: path.join(basic, "docs") };
@@ -57,5 +60,19 @@ describe("loadAwesome", () => {
     expect(() => loadAwesome(file)).toThrow(UserError);
     expect(() => loadAwesome(file)).toThrow(/lists\[0\]\.sections\[0\]\.entries\[0\]\.title: expected a string/);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("statusCell of a language-modelling checkpoint", () => {
+  it("quotes its main metric in its unit, not as a percentage", () => {
+    const card = loadCards(paths.modelsDir).find((c) => c.id === "mamba-mqar")!;
+    const base = mergeLeaderboard(loadResults(paths.resultsDir)).find((r) => r.model === "mamba-mqar" && r.status === "ok" && r.metric === "accuracy")!;
+    const lm = { ...card, id: "mamba-subword-lm", task: { id: "subword-lm", version: "1.0.0", params: { seq_len: 256 } } };
+    const rows = [
+      { ...base, model: lm.id, task: "subword-lm", split: "test@L256", seq_len: 256, metric: "bits_per_byte" as const, value: 1.5 },
+      { ...base, model: lm.id, task: "subword-lm", split: "test@L256", seq_len: 256, metric: "perplexity" as const, value: 12.3456 },
+    ];
+    const entry = entries.find((e) => e.family === "mamba")!;
+    expect(statusCell(entry, [lm], accuracyTables(rows, [lm]))).toContain("reproduced: [mamba-subword-lm](leaderboard.md#mamba-subword-lm-subword-lm) 12.35 perplexity Subword LM L256");
   });
 });

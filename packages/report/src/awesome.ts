@@ -1,9 +1,9 @@
 // docs/awesome.md: the two source lists (data/awesome.json), each entry with the status of its reproduction.
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
-import { UserError, type ModelCard } from "@ssmbench/core";
+import { UserError, type ModelCard, type QualityMetric } from "@ssmbench/core";
 import { arxivUrl, cell, cmp, link, percent, table } from "./format.ts";
-import { anchorFor, familyPage, headline, type AccuracyTable } from "./leaderboard.ts";
+import { anchorFor, familyPage, headline, METRIC_LABELS, showMetric, type AccuracyTable } from "./leaderboard.ts";
 
 export interface AwesomeEntry {
   title: string;
@@ -78,7 +78,7 @@ export function statusCell(entry: AwesomeEntry, cards: readonly ModelCard[], tab
     const h = headline(card, tables);
     if (!h) return `checkpoint ${at}: not benchmarked yet`;
     if (h.row.status === "ok" && h.row.value !== null && Number.isFinite(h.row.value)) {
-      return `reproduced: ${at} ${percent(h.row.value)} ${h.label}`;
+      return `reproduced: ${at} ${h.row.metric === "accuracy" ? percent(h.row.value) : `${showMetric(h.row.metric as QualityMetric)(h.row.value)} ${METRIC_LABELS[h.row.metric as QualityMetric]}`} ${h.label}`;
     }
     return `checkpoint ${at}: ${h.row.status === "na" ? "NA" : `FAIL (${h.row.status})`} ${h.label}`;
   });

@@ -1,12 +1,13 @@
 // docs/models/<family>.md: every checkpoint of a family, from its card, with its results.
 import path from "node:path";
-import type { ModelCard, ResultRow } from "@ssmbench/core";
+import { isQualityMetric, type ModelCard, type ResultRow } from "@ssmbench/core";
 import { arxivUrl, byFields, bytes, cell, duration, grouped, link, megabytes, ms, relLink, sci, table, tokensPerS } from "./format.ts";
-import { accuracyText, anchorFor, settingLabel, slug, speedAnchor, statusText } from "./leaderboard.ts";
+import { accuracyText, anchorFor, lmText, METRIC_LABELS, settingLabel, slug, speedAnchor, statusText } from "./leaderboard.ts";
 
 /** A result's value in its unit. */
 function valueText(r: ResultRow): string {
   if (r.metric === "accuracy") return accuracyText(r);
+  if (r.metric === "bits_per_byte" || r.metric === "perplexity") return lmText(r);
   if (r.status !== "ok" || r.value === null || !Number.isFinite(r.value)) return statusText(r);
   switch (r.metric) {
     case "prefill_tokens_per_s":
@@ -108,7 +109,7 @@ function renderCard(card: ModelCard, rows: readonly ResultRow[], docsDir: string
   );
   const mine = rows
     .filter((r) => r.model === card.id)
-    .sort(byFields((r) => (r.metric === "accuracy" ? 0 : 1), (r) => r.ep, (r) => r.metric, (r) => r.seq_len, (r) => r.split, (r) => r.batch));
+    .sort(byFields((r) => (isQualityMetric(r.metric) ? 0 : 1), (r) => r.ep, (r) => r.metric, (r) => r.seq_len, (r) => r.split, (r) => r.batch));
   if (mine.length === 0) {
     out.push("Not benchmarked yet (NA): run `pnpm bench`, then `pnpm report`.");
   } else {
@@ -116,8 +117,8 @@ function renderCard(card: ModelCard, rows: readonly ResultRow[], docsDir: string
       table(
         ["EP", "what", "batch", "value", "n", "run", "date"],
         mine.map((r) => [
-          link(r.ep, `../leaderboard.md#${r.metric === "accuracy" ? anchorFor(r.model, r.task) : speedAnchor(r.model, r.ep, r.batch)}`),
-          cell(r.metric === "accuracy" ? `accuracy ${settingLabel(r.task, r.split)}` : `${r.metric} @${grouped(r.seq_len)}`),
+          link(r.ep, `../leaderboard.md#${isQualityMetric(r.metric) ? anchorFor(r.model, r.task) : speedAnchor(r.model, r.ep, r.batch)}`),
+          cell(isQualityMetric(r.metric) ? `${METRIC_LABELS[r.metric]} ${settingLabel(r.task, r.split)}` : `${r.metric} @${grouped(r.seq_len)}`),
           String(r.batch),
           valueText(r),
           grouped(r.n),

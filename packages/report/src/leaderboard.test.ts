@@ -162,3 +162,58 @@ describe("speed against attention", () => {
     expect(md).not.toContain("#### wasm: speed against attention");
   });
 });
+
+describe("language-modelling tables", () => {
+  const base = rows.find((r) => r.model === "mamba-mqar" && r.split === "test@128/8" && r.status === "ok")!;
+  const card = cards.find((c) => c.id === "mamba-mqar")!;
+  const lmCard = (id: string, task: string) => ({ ...card, id, task: { id: task, version: "1.0.0", params: { seq_len: 1024 } }, vocab: 256 });
+  const row = (model: string, task: string, metric: ResultRow["metric"], split: string, value: number, extra: Partial<ResultRow> = {}): ResultRow => ({
+    ...base, model, task, metric, split, seq_len: Number(split.slice(6)), value, ci_low: value - 0.01, ci_high: value + 0.01, n: 1000, ...extra,
+  });
+  const lmRows = [
+    row("mamba-byte-lm", "byte-lm", "bits_per_byte", "test@L1024", 1.8234),
+    row("transformer-byte-lm", "byte-lm", "bits_per_byte", "test@L1024", 2.1),
+    row("mamba-byte-lm", "byte-lm", "bits_per_byte", "test@L4096", 1.7),
+    row("transformer-byte-lm", "byte-lm", "bits_per_byte", "test@L4096", Number.NaN, { status: "nan", ci_low: null, ci_high: null }),
+    row("mamba-subword-lm", "subword-lm", "perplexity", "test@L256", 12.345),
+    row("mamba-subword-lm", "subword-lm", "bits_per_byte", "test@L256", 1.5),
+    row("hyena-subword-lm", "subword-lm", "perplexity", "test@L256", 15),
+    row("hyena-subword-lm", "subword-lm", "bits_per_byte", "test@L256", 1.6),
+  ];
+  const lmCards = [lmCard("mamba-byte-lm", "byte-lm"), lmCard("transformer-byte-lm", "byte-lm"), lmCard("mamba-subword-lm", "subword-lm"), lmCard("hyena-subword-lm", "subword-lm")];
+  const out = renderLeaderboard({ rows: [...rows, ...lmRows], cards: [...cards, ...lmCards], docsDir, modelsDir });
+
+  it("get their own section with one table per task and metric, the main metric first", () => {
+    const tables = accuracyTables(lmRows, lmCards);
+    expect(tables.map((t) => `${t.task}:${t.metric}`)).toEqual(["byte-lm:bits_per_byte", "subword-lm:perplexity", "subword-lm:bits_per_byte"]);
+    expect(out).toContain("## Language modelling");
+    expect(out.indexOf("### Byte LM: bits per byte")).toBeGreaterThan(out.indexOf("## Language modelling"));
+    expect(out.indexOf("### Subword LM: perplexity")).toBeLessThan(out.indexOf("### Subword LM: bits per byte"));
+    expect(out).not.toContain("### Byte LM\n"); // not among the accuracy tables
+  });
+
+  it("bolds the lowest value (lower is better), shows intervals, keeps FAIL apart", () => {
+    expect(rowOf(out, anchorFor("mamba-byte-lm", "byte-lm")).slice(3)).toEqual(["**1.823** (1.813–1.833)", "1.700 (1.690–1.710)"]);
+    expect(rowOf(out, anchorFor("transformer-byte-lm", "byte-lm")).slice(3)).toEqual(["2.100 (2.090–2.110)", "FAIL (nan)"]);
+    expect(rowOf(out, anchorFor("mamba-subword-lm", "subword-lm"))[3]).toBe("**12.35** (12.34–12.36)");
+    expect(rowOf(out, `${anchorFor("mamba-subword-lm", "subword-lm")}-bits-per-byte`)[3]).toBe("**1.500** (1.490–1.510)");
+    expect(rowOf(out, anchorFor("hyena-subword-lm", "subword-lm"))[3]).toBe("15.00 (14.99–15.01)");
+  });
+
+  it("keeps every anchor unique and the language-modelling rows out of the speed tables", () => {
+    const ids = [...out.matchAll(/<a id="([^"]+)"><\/a>/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.some((id) => /byte-lm-speed|subword-lm-speed/.test(id!))).toBe(false);
+    expect(out).toContain("transformer-byte-lm, Byte LM L4096 bits per byte, cpu: FAIL (nan)");
+  });
+
+  it("cites MambaByte's settings under the byte-lm table, with no figure", () => {
+    expect(out).toContain("#### Published: MambaByte (Wang et al., 2024), [arXiv 2401.13660](https://arxiv.org/abs/2401.13660)");
+    expect(out).toMatch(/\| vocabulary \| 256 bytes \| 256 \| 256 \|/);
+  });
+
+  it("leaves the page as it was when there are no language-modelling rows or cards", () => {
+    expect(md).not.toContain("## Language modelling");
+    expect(out.startsWith(md.slice(0, md.indexOf("## Speed")).replace(/\n+$/, ""))).toBe(true);
+  });
+});

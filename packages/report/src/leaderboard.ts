@@ -2,7 +2,7 @@
 // Everything is computed from the merged rows (one per model, task, split, EP, length, batch, metric)
 // and the cards; a cell with no row is NA (never run), a row that ran and failed is FAIL (status).
 import path from "node:path";
-import type { Metric, ModelCard, ResultRow } from "@ssmbench/core";
+import { higherIsBetter, isQualityMetric, type Metric, type ModelCard, type QualityMetric, type ResultRow } from "@ssmbench/core";
 import {
   byFields,
   bytes,
@@ -51,6 +51,8 @@ const TASK_LABELS: Record<string, string> = {
   "induction-heads": "Induction heads",
   "associative-recall": "Associative recall",
   copying: "Copying",
+  "byte-lm": "Byte LM",
+  "subword-lm": "Subword LM",
 };
 
 export function taskLabel(task: string): string {
@@ -104,6 +106,26 @@ function modelCell(model: string, anchor: string, card: ModelCard | undefined, d
   return `${id}${link(model, `${familyPage(card.family)}#${slug(model)}`)} (${link("card", cardLink)})`;
 }
 
+/** What a quality metric is called in table headings. */
+export const METRIC_LABELS: Record<QualityMetric, string> = { accuracy: "accuracy", bits_per_byte: "bits per byte", perplexity: "perplexity" };
+
+/** A quality metric's value as shown: accuracy in %, bits per byte to 3 decimals, perplexity to 2. */
+export function showMetric(metric: QualityMetric): (x: number) => string {
+  if (metric === "accuracy") return percent;
+  return metric === "bits_per_byte" ? (x) => x.toFixed(3) : (x) => x.toFixed(2);
+}
+
+/** A language-modelling value with its 95% interval: "1.234 (1.220–1.248)"; bold when best. */
+export function lmText(row: ResultRow, bold = false): string {
+  const v = okValue(row);
+  if (v === undefined) return statusText(row);
+  const show = showMetric(row.metric as QualityMetric);
+  const lo = finite(row.ci_low);
+  const hi = finite(row.ci_high);
+  const value = bold ? `**${show(v)}**` : show(v);
+  return lo === undefined || hi === undefined ? value : `${value} (${show(lo)}–${show(hi)})`;
+}
+
 // ---------- accuracy ----------
 
 export interface AccuracyColumn {
@@ -120,6 +142,8 @@ export interface AccuracyRow {
 }
 export interface AccuracyTable {
   task: string;
+  /** accuracy, or a language-modelling task's bits per byte or perplexity (one table each) */
+  metric: QualityMetric;
   columns: AccuracyColumn[];
   rows: AccuracyRow[];
 }
@@ -132,32 +156,42 @@ const cellPreference = byFields<ResultRow>(
   (r) => r.seq_len,
 );
 
+/** A task's tables in this order: its main metric first (perplexity before the bits per byte beside it). */
+const TABLE_ORDER: QualityMetric[] = ["accuracy", "perplexity", "bits_per_byte"];
+
 /**
- * One table per task that has accuracy rows or a card: columns are its settings (by length), rows its models
- * (every card trained on the task, so an unbenchmarked checkpoint shows as NA rather than vanishing).
+ * One table per task and quality metric that has rows, or per task with a card (an accuracy table, until it has
+ * rows): columns are its settings (by length), rows its models (every card trained on the task, so an
+ * unbenchmarked checkpoint shows as NA rather than vanishing). A task's first table anchors its models' rows
+ * (anchorFor); a second one (subword-lm's bits per byte) suffixes the metric.
  */
 export function accuracyTables(rows: readonly ResultRow[], cards: readonly ModelCard[]): AccuracyTable[] {
-  const acc = rows.filter((r) => r.metric === "accuracy");
-  const tasks = unique([...acc.map((r) => r.task), ...cards.map((c) => c.task.id)]).sort(cmp);
-  return tasks.map((task) => {
-    const mine = acc.filter((r) => r.task === task);
-    const columns = unique(mine.map((r) => r.split))
-      .map((split) => {
-        const seqLen = Math.min(...mine.filter((r) => r.split === split).map((r) => r.seq_len));
-        return { split, seqLen, label: settingLabel(task, split) };
-      })
-      .sort(byFields((c) => c.seqLen, (c) => c.split));
-    const models = unique([...mine.map((r) => r.model), ...cards.filter((c) => c.task.id === task).map((c) => c.id)]).sort(cmp);
-    return {
-      task,
-      columns,
-      rows: models.map((model) => ({
-        model,
-        anchor: anchorFor(model, task),
-        card: cards.find((c) => c.id === model),
-        cells: columns.map((col) => mine.filter((r) => r.model === model && r.split === col.split).sort(cellPreference)[0]),
-      })),
-    };
+  const quality = rows.filter((r) => isQualityMetric(r.metric));
+  const tasks = unique([...quality.map((r) => r.task), ...cards.map((c) => c.task.id)]).sort(cmp);
+  return tasks.flatMap((task) => {
+    const present = new Set(quality.filter((r) => r.task === task).map((r) => r.metric));
+    const metrics = present.size ? TABLE_ORDER.filter((m) => present.has(m)) : (["accuracy"] as QualityMetric[]);
+    return metrics.map((metric, mi) => {
+      const mine = quality.filter((r) => r.task === task && r.metric === metric);
+      const columns = unique(mine.map((r) => r.split))
+        .map((split) => {
+          const seqLen = Math.min(...mine.filter((r) => r.split === split).map((r) => r.seq_len));
+          return { split, seqLen, label: settingLabel(task, split) };
+        })
+        .sort(byFields((c) => c.seqLen, (c) => c.split));
+      const models = unique([...mine.map((r) => r.model), ...cards.filter((c) => c.task.id === task).map((c) => c.id)]).sort(cmp);
+      return {
+        task,
+        metric,
+        columns,
+        rows: models.map((model) => ({
+          model,
+          anchor: mi === 0 ? anchorFor(model, task) : slug(`${anchorFor(model, task)}-${metric}`),
+          card: cards.find((c) => c.id === model),
+          cells: columns.map((col) => mine.filter((r) => r.model === model && r.split === col.split).sort(cellPreference)[0]),
+        })),
+      };
+    });
   });
 }
 
@@ -176,7 +210,10 @@ export function headline(card: ModelCard, tables: readonly AccuracyTable[]): { r
   return pick?.row ? { row: pick.row, label: pick.label } : undefined;
 }
 
-function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: string, cards: readonly ModelCard[]): string[] {
+function renderAccuracy(all: AccuracyTable[], docsDir: string, modelsDir: string, cards: readonly ModelCard[]): string[] {
+  const tables = all.filter((t) => t.metric === "accuracy");
+  const lm = all.some((t) => t.metric !== "accuracy") ? ["", ...renderLanguageModelling(all, docsDir, modelsDir, cards)] : [];
+  if (tables.length === 0) return lm;
   const out: string[] = [
     "## Accuracy",
     "",
@@ -198,19 +235,52 @@ function renderAccuracy(tables: AccuracyTable[], docsDir: string, modelsDir: str
     ]);
     out.push(table(header, body, ["l", "l", "r"]));
     out.push(...renderWidthTable(t, cards));
-    const pub = published[t.task];
-    const ours = cards.filter((c) => c.task.id === t.task);
-    if (pub) {
-      out.push("", `#### Published: ${pub.source}, ${link(`arXiv ${pub.arxiv}`, arxivUrl(pub.arxiv))}`, "", pub.summary, "");
-      for (const f of pub.figures ?? []) out.push(`${f.caption}:`, "", table(f.header, f.rows.map((r) => r.map(cell))), "");
-      out.push(
-        table(
-          ["setting", pub.theirs, ...ours.map((c) => cell(c.id))],
-          pub.rows.map((row) => [row.label, cell(row.theirs), ...ours.map((c) => cell(row.ours(c)))]),
-        ),
-      );
-    }
+    out.push(...renderPublished(t.task, cards));
   }
+  out.push(...lm);
+  return out;
+}
+
+/** The published settings (and figures) beside ours, under a task's (last) table. */
+function renderPublished(task: string, cards: readonly ModelCard[]): string[] {
+  const pub = published[task];
+  if (!pub) return [];
+  const ours = cards.filter((c) => c.task.id === task);
+  const out = ["", `#### Published: ${pub.source}, ${link(`arXiv ${pub.arxiv}`, arxivUrl(pub.arxiv))}`, "", pub.summary, ""];
+  for (const f of pub.figures ?? []) out.push(`${f.caption}:`, "", table(f.header, f.rows.map((r) => r.map(cell))), "");
+  out.push(
+    table(
+      ["setting", pub.theirs, ...ours.map((c) => cell(c.id))],
+      pub.rows.map((row) => [row.label, cell(row.theirs), ...ours.map((c) => cell(row.ours(c)))]),
+    ),
+  );
+  return out;
+}
+
+/** Bits per byte and perplexity tables (lower is better), one per language-modelling task and metric. */
+function renderLanguageModelling(all: AccuracyTable[], docsDir: string, modelsDir: string, cards: readonly ModelCard[]): string[] {
+  const tables = all.filter((t) => t.metric !== "accuracy");
+  const out: string[] = [
+    "## Language modelling",
+    "",
+    "Held-out test text cut into consecutive windows, every position scored. Bits per byte: the mean -log2 p of the " +
+      "next token over the bytes of text the tokens stand for; perplexity: 2 to the mean bits per token. Lower is " +
+      "better; in brackets the 95% interval over windows (delta method). **Bold**: best in its column (when more than " +
+      "one ran). `FAIL (status)`: ran and failed; `NA`: not run.",
+  ];
+  tables.forEach((t, i) => {
+    out.push("", `### ${taskLabel(t.task)}: ${METRIC_LABELS[t.metric]}`, "");
+    const show = showMetric(t.metric);
+    const best = t.columns.map((_, ci) => bestShown(t.rows.map((r) => okValue(r.cells[ci])), show, higherIsBetter(t.metric)));
+    const body = t.rows.map((r) => [
+      modelCell(r.model, r.anchor, r.card, docsDir, modelsDir),
+      r.card ? cell(r.card.family) : "—",
+      r.card ? grouped(r.card.params) : "—",
+      ...r.cells.map((c, ci) => (c ? lmText(c, okValue(c) !== undefined && show(okValue(c)!) === best[ci]) : "NA")),
+    ]);
+    out.push(table(["model", "family", "params", ...t.columns.map((c) => c.label)], body, ["l", "l", "r"]));
+    if (tables[i + 1]?.task !== t.task) out.push(...renderPublished(t.task, cards));
+  });
   return out;
 }
 
@@ -316,7 +386,7 @@ const speedMetrics: { metric: Metric; title: string; higherIsBetter: boolean; sh
 
 function renderSpeed(rows: readonly ResultRow[], cards: readonly ModelCard[], docsDir: string, modelsDir: string): string[] {
   // The speed suite's rows (split prefill/decode) have their own page, docs/speed.md.
-  const speed = rows.filter((r) => r.metric !== "accuracy" && !isSuiteRow(r));
+  const speed = rows.filter((r) => !isQualityMetric(r.metric) && !isSuiteRow(r));
   if (speed.length === 0) return [];
   const out: string[] = [
     "## Speed",
@@ -446,7 +516,8 @@ function renderProvenance(rows: readonly ResultRow[]): string[] {
   if (notOk.length > 0) {
     out.push("", "### Rows not ok", "");
     for (const r of notOk) {
-      const what = r.metric === "accuracy" ? settingLabel(r.task, r.split) : `${r.metric} @${grouped(r.seq_len)}`;
+      const what =
+        r.metric === "accuracy" ? settingLabel(r.task, r.split) : isQualityMetric(r.metric) ? `${settingLabel(r.task, r.split)} ${METRIC_LABELS[r.metric]}` : `${r.metric} @${grouped(r.seq_len)}`;
       const note = r.note ? `: ${cell(r.note)}` : "";
       out.push(`- ${cell(r.model)}, ${cell(what)}, ${cell(r.ep)}: ${statusText(r)}${note} (run \`${cell(r.run_id)}\`)`);
     }

@@ -128,4 +128,23 @@ export const published: Record<string, PublishedSettings> = {
       },
     ],
   },
+  "byte-lm": {
+    source: "MambaByte (Wang et al., 2024)",
+    arxiv: "2401.13660",
+    summary:
+      "MambaByte trains Mamba on raw bytes (no tokenizer) and reports bits per byte on long-document corpora, PG-19 " +
+      "(public-domain books) first. No MambaByte figure has been checked against the paper for this project, so none " +
+      "is printed here; its corpora, model sizes and budgets are far from ours " +
+      "(the King James Bible, small models trained briefly on one machine), and bits per byte depend on the text. " +
+      "What the task shares with it is the measure: next-byte prediction over a vocabulary of 256, every byte scored.",
+    theirs: "MambaByte",
+    rows: [
+      { label: "vocabulary", theirs: "256 bytes", ours: (c) => grouped(c.vocab) },
+      { label: "text", theirs: "PG-19 and other long-document corpora", ours: () => "King James Bible (Debian bible-kjv), split by book" },
+      { label: "parameters", theirs: "353M and 972M (the authors' PG-19 checkpoints)", ours: (c) => grouped(c.params) },
+      { label: "training data", theirs: "30B bytes (the 353M PG-19 checkpoint's model card)", ours: (c) => `${grouped(c.training.steps * c.training.batch * Number(c.task.params.seq_len ?? 0))} bytes seen` },
+      { label: "training length (bytes)", theirs: "—", ours: (c) => String(c.task.params.seq_len ?? "—") },
+      { label: "learning rate", theirs: "—", ours: lrWithSweep },
+    ],
+  },
 };
