@@ -123,14 +123,30 @@ def save_atomic(obj, path: Path) -> None:
 
 
 @torch.no_grad()
-def evaluate(model, inputs, targets, batch: int, device) -> float:
+def validate(model, inputs, targets, batch: int, device) -> tuple[float, float]:
+    """-> (accuracy, mean cross-entropy in nats) over the scored positions of a split."""
     model.eval()
     correct = total = 0
+    loss_sum = 0.0
     for i in range(0, len(inputs), batch):
-        _, c, n = scored_loss(model, inputs[i : i + batch].to(device), targets[i : i + batch].to(device))
-        correct, total = correct + c, total + n
+        loss, c, n = scored_loss(model, inputs[i : i + batch].to(device), targets[i : i + batch].to(device))
+        correct, total, loss_sum = correct + c, total + n, loss_sum + loss.item() * n
     model.train()
-    return correct / max(total, 1)
+    return correct / max(total, 1), loss_sum / max(total, 1)
+
+
+def evaluate(model, inputs, targets, batch: int, device) -> float:
+    return validate(model, inputs, targets, batch, device)[0]
+
+
+# Tasks whose metric is a likelihood: the learning rate (and the checkpoint within it) with the lowest validation
+# loss is kept, and the sweep's metric is validation bits per scored token (for byte-lm: bits per byte). Other tasks
+# keep the highest validation accuracy.
+LIKELIHOOD_METRICS = ("bits_per_byte", "perplexity")
+
+
+def selects_by_loss(meta: dict) -> bool:
+    return meta.get("metric") in LIKELIHOOD_METRICS
 
 
 def param_groups(model, weight_decay: float):
@@ -162,12 +178,17 @@ def train_one(args, family, lr: float, data, out: Path, log_rows: list, d: Dist 
     # The number of processes is not part of it: a run started on 1 process may resume on N, and back.
     key = json.dumps([args.config, args.init, args.steps, args.batch, args.seed, args.warmup, args.weight_decay, meta], sort_keys=True)
     ckpt = out / f"ckpt-lr{lr:g}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.pt"
+    by_loss = selects_by_loss(meta)
+    # best_score: the selection metric's best so far (valid accuracy, or valid bits per token for likelihood tasks);
+    # best_acc: valid accuracy's best, which --target-acc compares.
     step, wall, best_acc, best_state = 0, 0.0, -1.0, None
+    best_score = math.inf if by_loss else -1.0
     if args.resume and ckpt.exists():  # every process reads it (one host, or a shared file system)
         saved = torch.load(ckpt, map_location=device)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         step, wall, best_acc = saved["step"], saved["wall"], saved["best_acc"]
+        best_score = saved.get("best_score", best_acc)
         best_state = saved["best_state"]
         log_rows.extend(saved["log"])
         if d.main:
@@ -205,24 +226,26 @@ def train_one(args, family, lr: float, data, out: Path, log_rows: list, d: Dist 
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
             batch_loss_sum, batch_correct = global_sum([loss_sum.item(), correct.item()], device, d)
             batch_loss = batch_loss_sum / n_batch
-            acc = evaluate(model, va_x, va_y, args.eval_batch, device) if d.main else 0.0
-            acc = from_rank0(acc, device, d)
+            acc, vloss = validate(model, va_x, va_y, args.eval_batch, device) if d.main else (0.0, 0.0)
+            acc, vloss = from_rank0(acc, device, d), from_rank0(vloss, device, d)
             row = {"lr": lr, "step": step, "loss": round(batch_loss, 5), "train_acc": round(batch_correct / n_batch, 5),
-                   "valid_acc": round(acc, 5), "wall_s": round(time.time() - t0, 2)}
+                   "valid_acc": round(acc, 5), "wall_s": round(time.time() - t0, 2), "valid_loss": round(vloss, 5)}
             log_rows.append(row)
-            if acc > best_acc:
-                best_acc = acc
+            best_acc = max(best_acc, acc)
+            score = vloss / math.log(2) if by_loss else acc
+            if (score < best_score) if by_loss else (score > best_score):
+                best_score = score
                 if d.main:
                     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             if d.main:
                 print(json.dumps(row), flush=True)
                 save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": time.time() - t0,
-                             "best_acc": best_acc, "best_state": best_state, "log": [r for r in log_rows if r["lr"] == lr]}, ckpt)
+                             "best_acc": best_acc, "best_score": best_score, "best_state": best_state, "log": [r for r in log_rows if r["lr"] == lr]}, ckpt)
             if not math.isfinite(batch_loss):
                 if d.main:
                     print(f"[lr {lr:g}] loss is not finite; stopping this learning rate", flush=True)
                 break
-    return {"lr": lr, "steps": step, "metric": best_acc, "wall_s": round(time.time() - t0, 2), "state": best_state,
+    return {"lr": lr, "steps": step, "metric": best_score, "wall_s": round(time.time() - t0, 2), "state": best_state,
             "params": count_params(model)}
 
 
@@ -245,7 +268,7 @@ def run_parallel(argv, lrs, out: Path, log_rows: list) -> list:
         s = json.loads((sub / "summary.json").read_text())
         with open(sub / "train-log.csv") as f:
             log_rows.extend({k: float(v) for k, v in r.items()} for r in csv.DictReader(f))
-        results.append({"lr": lr, "steps": s["steps"], "metric": s["final"]["valid_accuracy"], "wall_s": s["wall_s"],
+        results.append({"lr": lr, "steps": s["steps"], "metric": s["sweep"][0]["metric"], "wall_s": s["wall_s"],
                         "state": torch.load(sub / "best.pt"), "params": s["params"]})
     if not results:
         raise SystemExit("every learning rate failed")
@@ -304,13 +327,14 @@ def run(args, argv, d: Dist) -> None:
     if not d.main:
         dist.barrier()  # rank 0 writes the outputs below
         return
-    best = max(results, key=lambda r: r["metric"])
+    meta = data[0][2]
+    by_loss = selects_by_loss(meta)
+    best = (min if by_loss else max)(results, key=lambda r: r["metric"])
     torch.save(best["state"], out / "best.pt")
     with open(out / "train-log.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["lr", "step", "loss", "train_acc", "valid_acc", "wall_s"])
+        w = csv.DictWriter(f, fieldnames=["lr", "step", "loss", "train_acc", "valid_acc", "wall_s", "valid_loss"])
         w.writeheader()
         w.writerows(log_rows)
-    meta = data[0][2]
     summary = {
         "family": family.FAMILY, "config": {**family.DEFAULT_CONFIG, **json.loads(args.config)}, "vocab": meta["vocab"],
         "task": {"id": meta["task"], "version": meta["version"], "params": meta["params"]},
@@ -318,7 +342,8 @@ def run(args, argv, d: Dist) -> None:
         "device": args.device if d.world == 1 else f"{args.device.split(':')[0]} x{d.world} (torchrun)",
         "wall_s": round(sum(r["wall_s"] for r in results), 2), "params": best["params"],
         "sweep": [{k: r[k] for k in ("lr", "steps", "metric", "wall_s")} for r in results],
-        "final": {"valid_accuracy": best["metric"]},
+        "final": {"valid_bits_per_token": best["metric"]} if by_loss else {"valid_accuracy": best["metric"]},
+        "selection": "lowest valid bits per scored token" if by_loss else "highest valid accuracy",
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("lr", "sweep", "final")}), flush=True)
