@@ -104,7 +104,8 @@ def test_long_sequence_many_chunks():
 
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill and step export (torch.export + dynamo, dynamic batch and seq) traced at 40 tokens; onnxruntime at 37
-    and 300 tokens matches PyTorch within 1e-5, and stepping step.onnx matches prefill.onnx."""
+    and 300 tokens gives PyTorch's logits within 1e-5, and so does stepping step.onnx token by token; the final
+    states agree within 1e-5 relative to their size (states that sum hundreds of terms carry their float32 round-off)."""
     torch.manual_seed(5)
     # One layer and 6 scan levels (up to 1024 tokens): the export's time is mostly per-node overhead.
     net = _sharpen(family.Model({"d_model": 16, "n_layers": 1, "n_heads": 2, "chunk": 16, "scan_levels": 6}, vocab=20)).eval()
@@ -119,6 +120,19 @@ def test_onnx_prefill_dynamic_length(tmp_path):
         past = tuple(p.clone() for p in net(ids[:, :5].clone())[1:])
     export.export_graph(export.Step(net), (ids[:, :1].clone(), *past), ({0: batch}, tuple({0: batch} for _ in spec)),
                         ["input_ids", *[f"past_{s['name']}" for s in spec]], outs, stp, {}, export.DEFAULT_OPSET)
+    pre_s, step_s = export.ort_session(pre), export.ort_session(stp)
+    names = [i.name for i in step_s.get_inputs()]
     for T in (37, 300):
-        p = export.check_parity(net, pre, stp, torch.randint(0, 20, (2, T)).numpy())
-        assert p["prefill_vs_torch"] < 1e-5 and p["step_vs_prefill"] < 1e-5, (T, p)
+        ids = torch.randint(0, 20, (2, T))
+        with torch.no_grad():
+            logits, *states = net(ids)
+        got, *got_states = pre_s.run(None, {"input_ids": ids.numpy()})
+        past, steps = [p.numpy() for p in net.init_state(2)], []
+        for t in range(T):
+            lg, *past = step_s.run(None, {"input_ids": ids[:, t : t + 1].numpy(), **dict(zip(names[1:], past))})
+            steps.append(torch.from_numpy(lg))
+        torch.testing.assert_close(torch.from_numpy(got), logits, atol=1e-5, rtol=0)
+        torch.testing.assert_close(torch.cat(steps, 1), logits, atol=1e-5, rtol=0)
+        for a, b, ref in zip(got_states, past, states):
+            _close(torch.from_numpy(a), ref)
+            _close(torch.from_numpy(b), ref)
