@@ -1,5 +1,6 @@
-import { byteLm, subwordLm } from "./lm.ts";
+import { psmnist, smnist } from "./mnist.ts";
 import { mqar } from "./mqar.ts";
+import { byteLm, subwordLm } from "./lm.ts";
 import { associativeRecall, copying, inductionHeads, selectiveCopying } from "./synthetic.ts";
 import type { TaskDef } from "./types.ts";
 
@@ -9,6 +10,8 @@ export * from "./dataset.ts";
 export { Rng } from "./rng.ts";
 export { mqar, MqarParams, generateMqar } from "./mqar.ts";
 export * from "./synthetic.ts";
+export * from "./classification.ts";
+export * from "./mnist.ts";
 export * from "./kjv.ts";
 export * from "./lm.ts";
 
@@ -19,6 +22,8 @@ export const tasks = {
   "induction-heads": inductionHeads,
   "associative-recall": associativeRecall,
   copying,
+  smnist,
+  psmnist,
   "byte-lm": byteLm,
   "subword-lm": subwordLm,
 } satisfies Record<string, TaskDef<any>>;
