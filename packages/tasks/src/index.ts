@@ -1,5 +1,6 @@
 import { psmnist, smnist } from "./mnist.ts";
 import { mqar } from "./mqar.ts";
+import { text } from "./text.ts";
 import { byteLm, subwordLm } from "./lm.ts";
 import { associativeRecall, copying, inductionHeads, selectiveCopying } from "./synthetic.ts";
 import type { TaskDef } from "./types.ts";
@@ -12,6 +13,7 @@ export { mqar, MqarParams, generateMqar } from "./mqar.ts";
 export * from "./synthetic.ts";
 export * from "./classification.ts";
 export * from "./mnist.ts";
+export * from "./text.ts";
 export * from "./kjv.ts";
 export * from "./lm.ts";
 
@@ -24,6 +26,7 @@ export const tasks = {
   copying,
   smnist,
   psmnist,
+  text,
   "byte-lm": byteLm,
   "subword-lm": subwordLm,
 } satisfies Record<string, TaskDef<any>>;
