@@ -1,3 +1,4 @@
+import { listops } from "./listops.ts";
 import { psmnist, smnist } from "./mnist.ts";
 import { mqar } from "./mqar.ts";
 import { text } from "./text.ts";
@@ -14,6 +15,7 @@ export * from "./synthetic.ts";
 export * from "./classification.ts";
 export * from "./mnist.ts";
 export * from "./text.ts";
+export * from "./listops.ts";
 export * from "./kjv.ts";
 export * from "./lm.ts";
 
@@ -27,6 +29,7 @@ export const tasks = {
   smnist,
   psmnist,
   text,
+  listops,
   "byte-lm": byteLm,
   "subword-lm": subwordLm,
 } satisfies Record<string, TaskDef<any>>;
