@@ -1,6 +1,7 @@
 import { listops } from "./listops.ts";
 import { psmnist, smnist } from "./mnist.ts";
 import { mqar } from "./mqar.ts";
+import { pathfinder } from "./pathfinder.ts";
 import { text } from "./text.ts";
 import { byteLm, subwordLm } from "./lm.ts";
 import { associativeRecall, copying, inductionHeads, selectiveCopying } from "./synthetic.ts";
@@ -16,6 +17,7 @@ export * from "./classification.ts";
 export * from "./mnist.ts";
 export * from "./text.ts";
 export * from "./listops.ts";
+export * from "./pathfinder.ts";
 export * from "./kjv.ts";
 export * from "./lm.ts";
 
@@ -30,6 +32,7 @@ export const tasks = {
   psmnist,
   text,
   listops,
+  pathfinder,
   "byte-lm": byteLm,
   "subword-lm": subwordLm,
 } satisfies Record<string, TaskDef<any>>;
