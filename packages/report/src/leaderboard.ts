@@ -51,6 +51,11 @@ const TASK_LABELS: Record<string, string> = {
   "induction-heads": "Induction heads",
   "associative-recall": "Associative recall",
   copying: "Copying",
+  smnist: "sMNIST",
+  psmnist: "psMNIST",
+  text: "LRA Text",
+  listops: "LRA ListOps",
+  pathfinder: "LRA Pathfinder",
   "byte-lm": "Byte LM",
   "subword-lm": "Subword LM",
 };
