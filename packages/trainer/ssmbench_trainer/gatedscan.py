@@ -92,7 +92,7 @@ def _shift_in_chunk(t, s: int, fill: float):
     return F.pad(t[:, :, : t.shape[2] - s], (0, 0, s, 0), value=fill)
 
 
-def _previous_chunk(t, dim: int):
+def previous_chunk(t, dim: int):
     """The value of the previous chunk along `dim` (zeros before the first), by a gather (n stays symbolic)."""
     n = t.shape[dim]
     idx = torch.arange(n, device=t.device)
@@ -135,8 +135,8 @@ def diag_scan(a, x, chunk: int, levels: int = 16):
     Ar, Ai = ar[:, :, end], (ai[:, :, end] if ai is not None else None)
     Hr, Hi = scan((Ar, Ai), (xr[:, :, end], xi[:, :, end] if xi is not None else None), 1, levels)
     # 3. Every position: its local state plus its cumulative decay times the state entering its chunk.
-    Pr = _previous_chunk(Hr, 1).unsqueeze(2)
-    Pi = _previous_chunk(Hi, 1).unsqueeze(2) if Hi is not None else None
+    Pr = previous_chunk(Hr, 1).unsqueeze(2)
+    Pi = previous_chunk(Hi, 1).unsqueeze(2) if Hi is not None else None
     cr, ci = cmul(ar, ai, Pr, Pi)
     hr = xr + cr
     hi = (xi + ci if ci is not None else xi) if xi is not None else ci
@@ -193,10 +193,10 @@ def lti_chunked(u, log_mag, phase, b, c, chunk: int, levels: int = 16):
     Sr, Si = scan(lamQ, (Ur, Ui), 1, levels)
     # Inter-chunk: + Re(sum_n c_n lambda_n^(j+1) S_prev,n): S_prev [.., 1, N] @ V [D, N, Q].
     Vr, Vi = cmul(cr.unsqueeze(-1), None if ci is None else ci.unsqueeze(-1), Pr[..., 1:], None if Pi is None else Pi[..., 1:])
-    prev_r = _previous_chunk(Sr, 1).unsqueeze(-2)                                 # [B, n, D, 1, N]
+    prev_r = previous_chunk(Sr, 1).unsqueeze(-2)                                 # [B, n, D, 1, N]
     y = y + (prev_r @ Vr).squeeze(-2)
     if Si is not None and Vi is not None:
-        y = y - (_previous_chunk(Si, 1).unsqueeze(-2) @ Vi).squeeze(-2)
+        y = y - (previous_chunk(Si, 1).unsqueeze(-2) @ Vi).squeeze(-2)
     y = y.transpose(2, 3).reshape(B, n * Q, D).index_select(1, torch.arange(T, device=u.device) + pad)
     return y, (Sr[:, -1], Si[:, -1] if Si is not None else None)
 
@@ -245,6 +245,6 @@ def gla_complex_chunked(q, k, v, log_mag, phase, chunk: int, levels: int = 16):
     # The state entering each chunk, decayed to position j: Re(prod_{i<=j} a_i q_j S_prev).
     g = torch.exp(Lm)
     gr, gi = (g * torch.cos(Lp)).unsqueeze(-1), (g * torch.sin(Lp)).unsqueeze(-1)
-    o = o + gr * (qc @ _previous_chunk(Sr, 2)) - gi * (qc @ _previous_chunk(Si, 2))
+    o = o + gr * (qc @ previous_chunk(Sr, 2)) - gi * (qc @ previous_chunk(Si, 2))
     o = o.reshape(B, H, n * Q, dv).index_select(2, torch.arange(T, device=q.device) + pad)
     return o, (Sr[:, :, -1], Si[:, :, -1])
