@@ -2,7 +2,7 @@
 export { LEADERBOARD_CSV, formatResultsCsv, loadResults, mergeLeaderboard, parseResultsCsv, rowKey, writeLeaderboard } from "./results.ts";
 export { loadCards } from "./cards.ts";
 export { BEGIN, END, spliceGenerated } from "./markers.ts";
-export { accuracyTables, anchorFor, headline, renderLeaderboard, speedAnchor, type AccuracyTable } from "./leaderboard.ts";
+export { accuracyTables, anchorFor, headline, renderLeaderboard, showMetric, speedAnchor, type AccuracyTable } from "./leaderboard.ts";
 export { awesomeJson, loadAwesome, renderAwesome, statusCell, type AwesomeData, type AwesomeEntry } from "./awesome.ts";
 export { renderFamily } from "./families.ts";
 export { published } from "./published.ts";
