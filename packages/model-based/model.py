@@ -1,14 +1,14 @@
 """Based (Taylor linear attention + sliding-window attention), plain PyTorch reference for ssmbench.
 
 After Arora, Eyuboglu, Zhang, Timalsina, Alberti, Zinsley, Zou, Rudra & Re, "Simple linear attention language
-models balance the recall-throughput tradeoff", arXiv 2402.18668 (Section 4). Layers alternate between two mixers,
+models balance the recall-throughput tradeoff", arXiv 2402.18668 (the Based architecture). Layers alternate between two mixers,
 each followed by an MLP, all pre-norm residual (RMSNorm):
 
     X <- X + Mixer_l(RMSNorm(X)),  X <- X + FFN(RMSNorm(X))        FFN(x) = W_2 GELU(W_1 x)
 
 with Mixer_l taken in turn from the config string `mixers` ("linear,window": layer 0 linear, layer 1 window, ...).
 
-"linear": linear attention with the 2nd-order Taylor feature map (Section 4.1). Per head, q_t, k_t in R^d (d =
+"linear": linear attention with the 2nd-order Taylor feature map. Per head, q_t, k_t in R^d (d =
 feature_dim, 16: a small projection) and v_t in R^{d_model/H}:
 
     phi(x) . phi(y) = 1 + x.y / sqrt(d) + (x.y)^2 / (2 d)          ~ exp(x.y / sqrt(d))
@@ -20,7 +20,7 @@ phi(x) = [1, x / d^(1/4), (x_i x_j / sqrt(2d) for i = j, x_i x_j / sqrt(d) for i
 273). States per layer: `kv` [H, 153, d_model/H] and `z` [H, 153]. Prefill: chunked
 (ssmbench_trainer.linattn.chunked_normalized, the kernel shared by the linear-attention families), dynamic length.
 
-"window": causal softmax attention over the last W tokens (W = window, 64; Section 4.2), H heads, rotary position
+"window": causal softmax attention over the last W tokens (W = window, 64), H heads, rotary position
 embedding on q and k (as the Based code's sliding attention). Score of query t on key s (t - W < s <= t):
 q_t R((s - t) theta) k_s / sqrt(d_h), softmax over the window, times v_s. Written in relative positions only: the
 prefill cuts the sequence into blocks of W and lets each block attend to itself and the block before (positions

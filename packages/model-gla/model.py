@@ -1,19 +1,21 @@
 """Gated Linear Attention (GLA), plain PyTorch reference for ssmbench.
 
 After Yang, Wang, Shen, Panda & Kim, "Gated Linear Attention Transformers with Hardware-Efficient Training",
-arXiv 2312.06635 (Section 4). A layer is two pre-norm residual sub-layers (RMSNorm), as the paper's GLA Transformer
-(Section 4.4): X <- X + GLA(RMSNorm(X)), X <- X + SwiGLU(RMSNorm(X)).
+arXiv 2312.06635 (the GLA layer and the GLA Transformer). A layer is two pre-norm residual sub-layers (RMSNorm), as the
+paper's GLA Transformer: X <- X + GLA(RMSNorm(X)), X <- X + SwiGLU(RMSNorm(X)).
 
 The GLA layer, H heads, key dim d_k = expand_k * d_model and value dim d_v = expand_v * d_model split over the heads:
 
     q_t = x_t W_Q,  k_t = x_t W_K,  v_t = x_t W_V
     alpha_t = sigmoid(x_t W_alpha1 W_alpha2 + b_alpha)^(1/tau)       W_alpha1: d x 16, W_alpha2: 16 x d_k, tau = 16
-    per head:  S_t = diag(alpha_t) S_{t-1} + k_t^T v_t,   o_t = q_t S_t     (S_t: d_k/H x d_v/H; eq. 4 / Section 4.1)
+    per head:  S_t = diag(alpha_t) S_{t-1} + k_t^T v_t,   o_t = q_t S_t     (S_t: d_k/H x d_v/H; the recurrent form)
     r_t = Swish(x_t W_r + b_r)
-    y_t = (r_t * Norm_head(o_t)) W_O                                       (Section 4.4)
+    y_t = (r_t * Norm_head(o_t)) W_O
 
 so log alpha_t = logsigmoid(x_t W_alpha1 W_alpha2 + b_alpha) / 16: a data-dependent forget gate per key channel,
-close to 1 at init. Prefill: the chunkwise form (Section 4.2) in ssmbench_trainer.linattn.chunked (shared by the
+close to 1 at init. With b_t = prod_{j<=t} alpha_j inside a chunk (B: the rows b_t) the chunkwise form is
+    O = (((Q o B)(K / B)^T) o causal mask) V + (Q o B) S_in,      S_out = diag(b_Q) S_in + (K o b_Q / B)^T V
+Prefill: this chunkwise form in ssmbench_trainer.linattn.chunked (shared by the
 linear-attention families) with its "secondary-chunk-free" vector-decay path: inside a chunk the cumulative
 log-gates are taken relative to mid-chunk so every factor stays finite, across chunks a log-depth scan; the length
 is dynamic. Step: the recurrence above, O(1) state (`kv` [batch, H, d_k/H, d_v/H] per layer).

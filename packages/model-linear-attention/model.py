@@ -1,14 +1,14 @@
 """Linear attention ("Transformers are RNNs"), plain PyTorch reference for ssmbench.
 
 After Katharopoulos, Vyas, Pappas & Fleuret, "Transformers are RNNs: Fast Autoregressive Transformers with Linear
-Attention", arXiv 2006.16236 (Section 3). A layer is two pre-norm residual sub-layers (LayerNorm):
+Attention", arXiv 2006.16236 (Section 3: linearized attention, causal masking, transformers as RNNs). A layer is two pre-norm residual sub-layers (LayerNorm):
 X <- X + LinAttn(LN(X)), X <- X + FFN(LN(X)) with FFN(x) = W_2 GELU(W_1 x).
 
-Causal linear attention, H heads of d_model/H, with the feature map phi(x) = elu(x) + 1 (eq. 7):
+Causal linear attention, H heads of d_model/H, with the feature map phi(x) = elu(x) + 1:
 
-    V'_i = phi(Q_i)^T sum_{j<=i} phi(K_j) V_j^T / (phi(Q_i)^T sum_{j<=i} phi(K_j))        (eq. 9, causal masking)
+    V'_i = phi(Q_i)^T sum_{j<=i} phi(K_j) V_j^T / (phi(Q_i)^T sum_{j<=i} phi(K_j))        (causal masking)
 
-and its recurrent form (eq. 16-20), the transformer as an RNN with two states per head:
+and its recurrent form, the transformer as an RNN with two states per head:
 
     s_i = s_{i-1} + phi(K_i) V_i^T        (`kv`: [H, d/H, d/H])
     z_i = z_{i-1} + phi(K_i)              (`z`:  [H, d/H], the normaliser)

@@ -1,20 +1,23 @@
 """Mamba-2 (SSD, state space duality), plain PyTorch reference for ssmbench.
 
 After Dao & Gu, "Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State Space
-Duality", arXiv 2405.21060: the Mamba-2 block (Section 7, Figure 6) and the SSD algorithm (Section 6). One block
-in a pre-norm residual (RMSNorm), no MLP (as the paper's LMs):
+Duality", arXiv 2405.21060: the SSD layer (a selective SSM whose A is a scalar times the identity), its chunked
+algorithm, and the Mamba-2 block (parallel projections, extra normalisation). One block in a pre-norm residual
+(RMSNorm), no MLP (as the paper's LMs):
 
     z, xBC, dt = in_proj(u)                      (z, x: d_inner = expand * d_model; B, C: d_state; dt: one per head)
     x, B, C    = split(SiLU(causal depthwise conv1d_4(xBC)))             (x, B and C all pass the short conv)
-    dt_t       = softplus(dt_t + dt_bias)         A_h = -exp(A_log_h)    (a scalar per head, Section 7.1)
-    per head h (x_t split into H heads of headdim P), the selective SSM with scalar-times-identity A (eq. 1-2):
+    dt_t       = softplus(dt_t + dt_bias)         A_h = -exp(A_log_h)    (a scalar per head)
+    per head h (x_t split into H heads of headdim P), the selective SSM with scalar-times-identity A:
         h_t = exp(dt_t A_h) h_{t-1} + B_t^T (dt_t x_t)          h_t in R^{N x P}
         y_t = C_t h_t + D_h x_t
-    out = out_proj( RMSNorm( y * SiLU(z) ) )      (the gated RMSNorm of Section 7.2, norm after the gate)
+    out = out_proj( RMSNorm( y * SiLU(z) ) )      (the block's extra normalisation: gated RMSNorm, after the gate)
 
-Prefill: the chunked SSD form (Section 6, "ssd_minimal"), written with matmuls in ssmbench_trainer.linattn.chunked
-(the kernel shared by the linear-attention families): inside each chunk of Q the quadratic "attention" form
-(L o C B^T)(dt x) with L[t, s] = exp(sum_{s<j<=t} dt_j A) (the segment sum, eq. 16's 1-semiseparable mask); the
+The matrix ("dual", masked-attention) form of the same layer: y = M (dt x) with M_ts = L_ts C_t . B_s and the
+1-semiseparable mask L_ts = exp(sum_{s<j<=t} dt_j A) for s <= t, 0 otherwise.
+Prefill: the chunked SSD algorithm (the paper's minimal SSD code), written with matmuls in
+ssmbench_trainer.linattn.chunked (the kernel shared by the linear-attention families): inside each chunk of Q the
+masked form (L o C B^T)(dt x), with L from the segment sum (a masked cumsum: exact, no cancellation); the
 chunk states B^T diag(decay to chunk end)(dt x); states passed across chunks by a log-depth scan; the state
 entering each chunk read out by C_t exp(cumulative decay). The segment sum is exact (no decay floor). The number of
 chunks stays symbolic (the ONNX prefill takes any length). Step: the recurrence above, O(1) state.
