@@ -54,7 +54,7 @@ export const byteLm: TaskDef<LmParams> = {
   version: "1.0.0",
   title: "Byte-level language modelling (KJV, bits per byte)",
   metric: "bits_per_byte",
-  source: "MambaByte (arXiv 2401.13660): token-free byte-level LM scored in bits per byte (paper: PG-19 and others, 8,192-byte context)",
+  source: "MambaByte (arXiv 2401.13660): token-free byte-level LM scored in bits per byte (paper: PG-19 and other long-document corpora)",
   defaultParams: byteDefault,
   settings: (trained) => lengthSettings(trained, [4096]),
   vocab: () => 256,

@@ -33,7 +33,10 @@ export interface TaskDef<P extends Record<string, unknown> = Record<string, unkn
   settings(trained: P): Setting<P>[];
   vocab(params: P): number;
   seqLen(params: P): number;
-  /** Deterministic: the same (params, split, n, seed) gives the same examples on every machine. */
+  /**
+   * Deterministic: the same (params, split, n, seed) gives the same examples on every machine. A task cut from a
+   * fixed text (byte-lm, subword-lm) returns at most as many held-out windows as the split holds, so maybe fewer than n.
+   */
   generate(params: P, split: Split, n: number, seed: number): Example[];
   parseParams(raw: Record<string, unknown>): P;
   /** How one example scores (default scoreArgmax: every scored position counts; exact_match tasks: the example). */
