@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains, exports and benches family:task pairs one after another, at one CPU budget.
 #
-#   scripts/train-matrix.sh [--minutes M] [--lr LR] family:task ...
+#   scripts/train-matrix.sh [--minutes M] [--steps N] [--lr LR] [--batch B] [--train-examples N] family:task ...
 #   scripts/train-matrix.sh --minutes 1.25 mamba2:selective-copying gla:induction-heads
 #
 # One process at a time on purpose: on a 2-core machine, parallel training runs starve each other (an earlier
@@ -16,12 +16,14 @@ minutes=1.25
 lr=3e-3
 steps=3000
 batch=64
+examples=100000
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
     --lr) lr=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
+    --train-examples) examples=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +42,7 @@ for pair in "$@"; do
   echo "== $id: training $minutes min at lr $lr"
   status=ok
   if ! pnpm -s train --model "$family" --task "$task" --lrs "$lr" --steps "$steps" --batch "$batch" \
-      --max-minutes "$minutes" --id "$id" >"$log" 2>&1; then
+      --train-examples "$examples" --max-minutes "$minutes" --id "$id" >"$log" 2>&1; then
     if [[ -f "runs/$id/summary.json" ]] && grep -q "parity above tolerance" "$log"; then
       echo "   float32 graphs missed parity: exporting with float64 graphs"
       pnpm -s export --model "$family" --task "$task" --run "runs/$id" --id "$id" --precision float64 >>"$log" 2>&1 || status=fail
