@@ -1,0 +1,114 @@
+"""Parity of the Mega (Mega-chunk) reference: the shared contract (chunked prefill vs the token-by-token step with
+its chunk buffer, step vs prefill), the EMA against the paper's recurrence, the attention against a block-diagonal
+masked softmax over the whole sequence, the buffer's contents, and the ONNX prefill with a dynamic length."""
+import pytest
+import torch
+
+import model as mega
+from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+
+torch.set_num_threads(1)
+
+
+def _close(a, b, tol=1e-5):
+    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    m = mega.Model({"d_model": 16, "n_layers": 2, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8}, vocab=50).eval()
+    with torch.no_grad():
+        for subs in m.layers:
+            subs[0].fn.rel_bias.normal_()
+    return m
+
+
+def test_contract(net):
+    """Lengths 1..100 at chunk 8: inside the first chunk, at and across chunk boundaries (the step's buffer resets)."""
+    torch.manual_seed(1)
+    check_contract(net, 50)
+
+
+def test_default_config_contract():
+    torch.manual_seed(2)
+    m = mega.Model({}, vocab=40).eval()
+    assert (m.config["d_model"], m.config["n_layers"]) == (64, 2)
+    spec = m.state_spec()
+    assert [s["name"] for s in spec[:4]] == ["ema.0", "chunk_key.0", "chunk_value.0", "chunk_len.0"]
+    assert [s["shape"] for s in spec[:4]] == [["batch", 64, 16], ["batch", 32, 32], ["batch", 32, 128], ["batch", 1]]
+    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+
+
+@torch.no_grad()
+def test_ema_matches_the_papers_recurrence(net):
+    """h_t = alpha * beta x_t + (1 - alpha delta) h_{t-1}, y = eta^T h / sqrt(h), X' = SiLU(y + omega x) (float64)."""
+    torch.manual_seed(3)
+    ema = net.layers[0][0].fn.ema
+    x = torch.randn(2, 29, 16)
+    out, s_last = ema(x, 8, 16)
+    a, dl = torch.sigmoid(ema.alpha.double()), torch.sigmoid(ema.delta.double())
+    h = torch.zeros(2, 16, 4, dtype=torch.float64)
+    ys = []
+    for t in range(29):
+        h = a * ema.beta.double() * x[:, t, :, None].double() + (1 - a * dl) * h
+        ys.append(torch.nn.functional.silu((ema.eta.double() * h).sum(-1) / 2 + ema.omega.double() * x[:, t].double()))
+    _close(out.double(), torch.stack(ys, 1))
+    _close(s_last.double(), h)
+
+
+@torch.no_grad()
+def test_attention_is_block_diagonal(net):
+    """The sub-layer equals a version with full-sequence causal softmax attention restricted to same-chunk pairs."""
+    torch.manual_seed(4)
+    mix = net.layers[1][0].fn
+    x = torch.randn(2, 27, 16)
+    got, _ = mix(x)
+    xn = mix.norm(x)
+    mx, _ = mix.ema(xn, 8, 16)
+    phi, q, k, v, r, hx = mix._gates(xn, mx)
+    t = torch.arange(27)
+    same = (t[:, None] // 8 == t[None, :] // 8) & (t[:, None] >= t[None, :])
+    bias = mix.rel_bias[(t[:, None] - t[None, :]).clamp(0, 7)]
+    scores = torch.where(same, q @ k.transpose(-1, -2) / 8 ** 0.5 + bias, torch.tensor(float("-inf")))
+    o = torch.softmax(scores, -1) @ v
+    _close(got, mix._finish(x, phi, o, r, hx))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("T", [1, 7, 8, 9, 16, 21])
+def test_buffer_holds_the_current_chunk(net, T):
+    """After T tokens the buffer holds the keys of the last chunk's first ((T-1) mod c) + 1 tokens, zeros after, and
+    the count is that number (c = 8)."""
+    torch.manual_seed(T)
+    mix = net.layers[0][0].fn
+    x = torch.randn(1, T, 16)
+    _, (_, kbuf, _, count) = mix(x)
+    xn = mix.norm(x)
+    _, k = mix._gates(xn, mix.ema(xn, 8, 16)[0])[1:3]
+    n = (T - 1) % 8 + 1
+    assert float(count) == n
+    _close(kbuf[0, :n], k[0, T - n:])
+    assert not kbuf[0, n:].any()
+
+
+@torch.no_grad()
+def test_onnx_prefill_dynamic_length(tmp_path):
+    """Prefill exported at T = 40 runs at T = 37 and 300 on onnxruntime and matches PyTorch within 1e-5."""
+    ort = pytest.importorskip("onnxruntime")
+    from ssmbench_trainer.export import Prefill, export_graph
+
+    torch.manual_seed(5)
+    m = mega.Model({"d_model": 16, "n_layers": 1, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8, "scan_levels": 6},
+                   vocab=20).eval()
+    spec = m.state_spec()
+    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
+    path = tmp_path / "prefill.onnx"
+    export_graph(Prefill(m), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"],
+                 ["logits", *[f"present_{s['name']}" for s in spec]], path, {}, 18)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for T in (1, 37, 300):
+        ids = torch.randint(0, 20, (3, T))
+        got = sess.run(None, {"input_ids": ids.numpy()})
+        for g, w in zip(got, m(ids)):
+            _close(torch.from_numpy(g), w)
