@@ -402,10 +402,11 @@ def test_export_card_describes_the_checkpoint(exported, runs, trained, family):
     assert [(r["stage"], r["lr"]) for r in tr["sweep"]] == [(1, 1e-3), (1, 3e-3), (2, 3e-3)]
     # parity gate: ORT prefill vs PyTorch and ORT steps vs ORT prefill
     parity = card["parity"]
-    assert set(parity) == {"prefill_vs_torch", "step_vs_prefill", "torch_float32_vs_float64", "tolerance"}
+    assert set(parity) == {"prefill_vs_torch", "step_vs_prefill", "torch_float32_vs_float64", "tolerance", "reference"}
+    assert parity["reference"] == "PyTorch float32" and card["export"]["precision"] == "float32"
     assert parity["tolerance"] == 1e-4 and 0 <= parity["prefill_vs_torch"] < 1e-4 and 0 <= parity["step_vs_prefill"] < 1e-4
     assert 0 <= parity["torch_float32_vs_float64"] < 1e-4  # the float32 round-off floor, for scale
-    assert json.loads(exported["log"].splitlines()[0])["parity"] == {k: v for k, v in parity.items() if k != "tolerance"}
+    assert json.loads(exported["log"].splitlines()[0])["parity"] == {k: v for k, v in parity.items() if k not in ("tolerance", "reference")}
     assert card["maxSeqLen"] == export.MAX_SEQ
     # the combined log keeps both stages
     stages = [r["stage"] for r in read_csv(exported["out"] / "train-log.csv")]
