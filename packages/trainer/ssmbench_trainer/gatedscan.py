@@ -170,35 +170,36 @@ def lti_chunked(u, log_mag, phase, b, c, chunk: int, levels: int = 16):
     Q = chunk
     n = n_chunks(T, Q)
     pad = n * Q - T
-    uc = F.pad(u, (0, 0, pad, 0)).view(B, n, Q, D).transpose(2, 3)               # [B, n, D, Q]
+    # Channels lead (the matmuls' batch axis), so no per-channel matrix is broadcast over batch and chunks.
+    uc = F.pad(u, (0, 0, pad, 0)).view(B, n, Q, D).permute(3, 0, 1, 2).reshape(D, B * n, Q)
     Pr, Pi = lti_powers(log_mag, phase, Q + 1)                                   # [D, N, Q+1]
     br, bi = b
     cr, ci = c
+    N = Pr.shape[1]
     # Intra-chunk: causal convolution with K_l = Re(sum_n c_n b_n lambda_n^l), as a Toeplitz matmul.
     cbr, cbi = cmul(cr, ci, br, bi)
     K = (cmul(cbr.unsqueeze(-1), None if cbi is None else cbi.unsqueeze(-1), Pr[..., :Q], None if Pi is None else Pi[..., :Q])[0]).sum(1)   # [D, Q]
     j = torch.arange(Q, device=u.device)
     lag = j[:, None] - j[None, :]
-    toeplitz = torch.where(lag >= 0, K[:, lag.clamp(min=0)], torch.zeros((), dtype=u.dtype, device=u.device))   # [D, Q, Q]
-    y = (toeplitz @ uc.unsqueeze(-1)).squeeze(-1)                                 # [B, n, D, Q]
-    # The chunk's own end state U = sum_s lambda^(Q-1-s) b u_s: u [.., 1, Q] @ W [D, Q, N], W[s] = b lambda^(Q-1-s).
+    toeplitz = torch.where(lag >= 0, K[:, lag.clamp(min=0)], torch.zeros((), dtype=u.dtype, device=u.device))   # [D, Q(t), Q(s)]
+    y = uc @ toeplitz.transpose(-1, -2)                                           # [D, B n, Q]
+    # The chunk's own end state U = sum_s lambda^(Q-1-s) b u_s = u @ W^T, W[n, s] = b_n lambda_n^(Q-1-s).
     rev = torch.arange(Q - 1, -1, -1, device=u.device)
     Wr, Wi = cmul(br.unsqueeze(-1), None if bi is None else bi.unsqueeze(-1), Pr.index_select(-1, rev),
                   None if Pi is None else Pi.index_select(-1, rev))               # [D, N, Q]
-    ucol = uc.unsqueeze(-2)                                                       # [B, n, D, 1, Q]
-    Ur = (ucol @ Wr.transpose(-1, -2)).squeeze(-2)                                # [B, n, D, N]
-    Ui = (ucol @ Wi.transpose(-1, -2)).squeeze(-2) if Wi is not None else None
-    # Across chunks: S_c = lambda^Q S_{c-1} + U_c.
-    lamQ = (Pr[..., Q].view(1, 1, D, -1), None if Pi is None else Pi[..., Q].view(1, 1, D, -1))
-    Sr, Si = scan(lamQ, (Ur, Ui), 1, levels)
-    # Inter-chunk: + Re(sum_n c_n lambda_n^(j+1) S_prev,n): S_prev [.., 1, N] @ V [D, N, Q].
+    Ur = (uc @ Wr.transpose(-1, -2)).view(D, B, n, N)
+    Ui = (uc @ Wi.transpose(-1, -2)).view(D, B, n, N) if Wi is not None else None
+    # Across chunks (axis 2): S_c = lambda^Q S_{c-1} + U_c.
+    lamQ = (Pr[..., Q].view(D, 1, 1, N), None if Pi is None else Pi[..., Q].view(D, 1, 1, N))
+    Sr, Si = scan(lamQ, (Ur, Ui), 2, levels)
+    # Inter-chunk: + Re(sum_n c_n lambda_n^(j+1) S_prev,n) = S_prev @ V, V[n, j] = c_n lambda_n^(j+1).
     Vr, Vi = cmul(cr.unsqueeze(-1), None if ci is None else ci.unsqueeze(-1), Pr[..., 1:], None if Pi is None else Pi[..., 1:])
-    prev_r = previous_chunk(Sr, 1).unsqueeze(-2)                                 # [B, n, D, 1, N]
-    y = y + (prev_r @ Vr).squeeze(-2)
+    y = y + previous_chunk(Sr, 2).reshape(D, B * n, N) @ Vr
     if Si is not None and Vi is not None:
-        y = y - (previous_chunk(Si, 1).unsqueeze(-2) @ Vi).squeeze(-2)
-    y = y.transpose(2, 3).reshape(B, n * Q, D).index_select(1, torch.arange(T, device=u.device) + pad)
-    return y, (Sr[:, -1], Si[:, -1] if Si is not None else None)
+        y = y - previous_chunk(Si, 2).reshape(D, B * n, N) @ Vi
+    y = y.view(D, B, n * Q).permute(1, 2, 0).index_select(1, torch.arange(T, device=u.device) + pad)
+    last = lambda S: S[:, :, -1].transpose(0, 1)                                  # noqa: E731  [D, B, N] -> [B, D, N]
+    return y, (last(Sr), last(Si) if Si is not None else None)
 
 
 def lti_step(u, state, log_mag, phase, b, c):
