@@ -167,9 +167,8 @@ class SlidingWindowAttention(nn.Module):
         pad = C * W - T
         blocks = lambda x: F.pad(x, (0, 0, 0, pad)).view(Bsz, H, C, W, dh)  # noqa: E731
         qc, kc, vc = blocks(q), blocks(k), blocks(v)
-        before = lambda x: F.pad(x, (0, 0, 0, 0, 1, 0)).index_select(2, torch.arange(C, device=u.device))  # noqa: E731
-        kk = torch.cat([before(kc), kc], dim=3)                           # [B, H, C, 2W, d_h]: key j at j - W
-        vv = torch.cat([before(vc), vc], dim=3)
+        kk = torch.cat([linattn.previous_chunk(kc, 2), kc], dim=3)        # [B, H, C, 2W, d_h]: key j at j - W
+        vv = torch.cat([linattn.previous_chunk(vc, 2), vc], dim=3)
         qr = rotate(qc, *self._table(0, W, u.dtype))                      # query i at relative position i
         kr = rotate(kk, *self._table(-W, W, u.dtype))
         scores = (qr @ kr.transpose(-1, -2)) * dh ** -0.5                # [B, H, C, W, 2W]

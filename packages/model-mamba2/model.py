@@ -58,6 +58,22 @@ DEFAULT_CONFIG = {
 }
 
 
+def short_conv(x, weight, bias=None):
+    """Causal depthwise convolution over time from the zero state: x [B, T, D], weight [D, 1, K] (nn.Conv1d's, groups
+    = D), bias [D] or None -> (y [B, T, D], state [B, D, K-1]: the last K-1 inputs, zeros before the sequence)."""
+    K = weight.shape[-1]
+    xp = F.pad(x.transpose(1, 2), (K - 1, 0))
+    y = F.conv1d(xp, weight, bias, groups=x.shape[-1]).transpose(1, 2)
+    return y, xp[:, :, -(K - 1):]
+
+
+def short_conv_step(x, state, weight, bias=None):
+    """One token of `short_conv`: x [B, D], state [B, D, K-1] -> (y [B, D], state')."""
+    window = torch.cat([state, x.unsqueeze(-1)], dim=-1)                  # [B, D, K]
+    y = (window * weight.squeeze(1)).sum(-1)
+    return (y if bias is None else y + bias), window[:, :, 1:]
+
+
 class Mamba2Mixer(nn.Module):
     """The Mamba-2 mixer (module docstring)."""
 
@@ -126,7 +142,7 @@ class Mamba2Mixer(nn.Module):
     def forward(self, u, form: str = "chunked"):
         """u [b, T, d_model] -> (out [b, T, d_model], [conv [b, conv_dim, d_conv-1], ssm [b, H, N, P]])."""
         z, xBC, dt = self._split(self.in_proj(u))
-        xBC, conv_state = linattn.short_conv(xBC, self.conv1d.weight, self.conv1d.bias)
+        xBC, conv_state = short_conv(xBC, self.conv1d.weight, self.conv1d.bias)
         x, B, C, dt, g = self._ssm_inputs(xBC, dt)
         y, h = self.ssd(x, B, C, dt, g, form)
         return self._out(y, x, z), [conv_state, h]
@@ -136,7 +152,7 @@ class Mamba2Mixer(nn.Module):
         """u [b, d_model]; states [conv, ssm]: h <- exp(dt A) h + B^T (dt x), y = C h + D x."""
         conv_state, h = states
         z, xBC, dt = self._split(self.in_proj(u))
-        xBC, conv_state = linattn.short_conv_step(xBC, conv_state, self.conv1d.weight, self.conv1d.bias)
+        xBC, conv_state = short_conv_step(xBC, conv_state, self.conv1d.weight, self.conv1d.bias)
         x, B, C, dt, g = self._ssm_inputs(xBC, dt)
         y, h = linattn.step(h, C.unsqueeze(1), B.unsqueeze(1), x * dt.unsqueeze(-1), g)
         return self._out(y, x, z), [conv_state, h]

@@ -12,13 +12,14 @@ and plain linear attention (no decay; with v extended by a column of ones the sa
 z_t = sum_s k_s: see `chunked_normalized`).
 
 `chunked` computes all positions at once without a Python loop over time, so torch.export keeps the length
-dynamic (export-notes.md): the sequence is padded at its end to C >= 2 chunks of Q (torch.sym_max), and with
+dynamic (export-notes.md): the sequence is padded at its end to C >= 2 chunks of Q (gatedscan.n_chunks), and with
 L_t the inclusive cumulative log-decay inside a chunk,
 
     intra:  o_t += sum_{s<=t in chunk} (q_t diag(exp(L_t - L_s)) k_s^T) v_s
     inter:  o_t += (q_t exp(L_t)) S_in(c)
     local:  U_c  = sum_s (k_s exp(L_Q - L_s))^T v_s            the chunk's own contribution to its end state
     across: S_c  = exp(L_Q(c)) S_{c-1} + U_c                   a log-depth (Hillis-Steele) scan over chunks
+                                                               (gatedscan.scan, shared with the other kernels)
 
 The intra-chunk decay matrix is computed three ways:
   - none: the causal mask only;
@@ -33,13 +34,14 @@ The intra-chunk decay matrix is computed three ways:
 Padding at the end has k = v = 0 and g = 0, so the final state is the last chunk's end state. q and k may have a
 head axis of 1 that broadcasts against v's heads (Mamba-2's B and C shared by all heads).
 
-Also here, shared by the same families: the normalised form o_t = q_t S_t / (q_t . z_t) (Katharopoulos et al.,
-Based), and the short causal depthwise convolution with its K-1 input state (Mamba-2, Based's BaseConv).
+Also here: the normalised form o_t = q_t S_t / (q_t . z_t) (Katharopoulos et al.; Based).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .gatedscan import n_chunks, previous_chunk, scan  # noqa: F401  (n_chunks, previous_chunk: used by the families too)
 
 
 def vector_floor(chunk: int) -> float:
@@ -47,35 +49,13 @@ def vector_floor(chunk: int) -> float:
     return -160.0 / chunk
 
 
-def n_chunks(T, Q: int):
-    """ceil(T / Q), at least 2: a count that can be 1 gets specialised away by torch.export (export-notes.md)."""
-    return torch.sym_max((T + Q - 1) // Q, 2)
-
-
-def scan_levels(C, fixed: int) -> int:
-    """Doubling levels for C chunks: in eager mode (C an int) only those needed, under export (C symbolic) the fixed
-    count, bounding the chunk count at 2^fixed. The extra levels change nothing (they add zeros)."""
-    return max(1, (C - 1).bit_length()) if isinstance(C, int) else fixed
-
-
 def chunk_scan(G, E, levels: int, dim: int = 2):
     """Inclusive scan along `dim` of S_c = exp(G_c) * S_{c-1} + E_c (S_{-1} = 0); G broadcasts against E, or is None
-    (no decay: a cumulative sum). Hillis-Steele doubling with a fixed number of levels: level j combines each chunk
-    with the one 2^j before it, (g1, e1) then (g2, e2) -> (g1 + g2, exp(g2) e1 + e2)."""
+    (no decay: a cumulative sum). The doubling scan is gatedscan.scan's (eager: ceil(log2 C) levels; exported: the
+    fixed `levels`, bounding the chunk count at 2^levels)."""
     if G is None:
         return torch.cumsum(E, dim)
-    C = E.shape[dim]
-    idx = torch.arange(C, device=E.device)
-    shape = [1] * E.dim()
-    shape[dim] = -1
-    g, e = G, E
-    for j in range(levels):
-        src = idx - (1 << j)
-        valid = (src >= 0).view(shape)
-        src = src.clamp(min=0)
-        e = torch.where(valid, torch.exp(g) * e.index_select(dim, src) + e, e)
-        g = torch.where(valid, g + g.index_select(dim, src), g)
-    return e
+    return scan((torch.exp(G), None), (E, None), dim, levels)[0]
 
 
 def _chunks(x, C, Q: int, pad):
@@ -122,8 +102,8 @@ def chunked(q, k, v, log_decay=None, *, chunk: int = 32, levels: int = 16):
         G = Lq.transpose(-1, -2)                                           # [B, H, C, d_k, 1]
     o = A @ vc                                                             # [B, H, C, Q, d_v]
     U = kout.transpose(-1, -2) @ vc                                        # [B, H, C, d_k, d_v]
-    S_end = chunk_scan(G, U, scan_levels(C, levels), dim=2)               # state at each chunk's end
-    S_in = F.pad(S_end, (0, 0, 0, 0, 1, 0)).index_select(2, torch.arange(C, device=v.device))
+    S_end = chunk_scan(G, U, levels, dim=2)                               # state at each chunk's end
+    S_in = previous_chunk(S_end, 2)                                       # ... entering each chunk
     o = o + qin @ S_in
     o = o.reshape(B, H, C * Q, dv).index_select(2, torch.arange(T, device=v.device))
     return o, S_end[:, :, -1]
@@ -147,23 +127,6 @@ def recurrent(q, k, v, log_decay=None):
         o, S = step(S, q[:, :, t], k[:, :, t], v[:, :, t], None if log_decay is None else log_decay[:, :, t])
         outs.append(o)
     return torch.stack(outs, 2), S
-
-
-# --- short causal depthwise convolution (Mamba-2's conv before the SSM; Based's BaseConv) ---------------------------
-def short_conv(x, weight, bias=None):
-    """Causal depthwise convolution over time from the zero state: x [B, T, D], weight [D, 1, K] (nn.Conv1d's, groups
-    = D), bias [D] or None -> (y [B, T, D], state [B, D, K-1]: the last K-1 inputs, zeros before the sequence)."""
-    K = weight.shape[-1]
-    xp = F.pad(x.transpose(1, 2), (K - 1, 0))
-    y = F.conv1d(xp, weight, bias, groups=x.shape[-1]).transpose(1, 2)
-    return y, xp[:, :, -(K - 1):]
-
-
-def short_conv_step(x, state, weight, bias=None):
-    """One token of `short_conv`: x [B, D], state [B, D, K-1] -> (y [B, D], state')."""
-    window = torch.cat([state, x.unsqueeze(-1)], dim=-1)                  # [B, D, K]
-    y = (window * weight.squeeze(1)).sum(-1)
-    return (y if bias is None else y + bias), window[:, :, 1:]
 
 
 # --- normalised linear attention (Katharopoulos et al.; Based) ------------------------------------------------------
