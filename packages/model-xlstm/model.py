@@ -41,7 +41,19 @@ the recurrence up to round-off (the tests check 1e-5). One float32 caveat: where
 for thousands of tokens (input gates far below the accumulated log f) m grows large and the two forms round its
 sums differently (~1e-7 |m| relative); with input gates of order 1, m stays of order 1.
 
-sLSTM blocks are not implemented (xLSTM[1:0] only).
+sLSTM blocks (Section 2.2, Figure 9; optional: config "slstm_at" lists the layers that are sLSTM blocks, none by
+default, i.e. xLSTM[1:0]). A scalar memory per unit with recurrent connections R (block-diagonal per head, H heads):
+
+    z~, i~, f~, o~ = W x_t + R h_{t-1} + b          (i~, f~ from SiLU(causal conv4(x)), z~, o~ from x)
+    m_t = max(log sigmoid(f~) + m_{t-1}, i~),  i' = exp(i~ - m_t),  f' = exp(log sigmoid(f~) + m_{t-1} - m_t)
+    c_t = f' c_{t-1} + i' tanh(z~),  n_t = f' n_{t-1} + i',  h_t = sigmoid(o~) c_t / n_t
+    out = GroupNorm_H(h);  then a pre-norm residual gated FFN: W_down(GELU(W_g x) * W_u x), hidden 4/3 d_model
+
+h_{t-1} enters the gates through a non-linearity, so there is no parallel form: the prefill runs the exact
+recurrence as torch's scan operator (torch._higher_order_ops.scan), which exports as one ONNX Scan node with a
+dynamic length (export-notes.md); the input projections W x_t are computed for all positions outside it. The states
+are conv [d, 3] and h, c, n, m [d] (kinds slstm_h, slstm_c, slstm_n, slstm_m). Init: f~ bias linspace(3, 6) over
+heads, R ~ N(0, 0.1 / d_head) (the reference code's inits differ in details).
 """
 from __future__ import annotations
 
@@ -49,11 +61,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from torch._higher_order_ops.scan import scan as time_scan
+
 from ssmbench_trainer.gatedscan import n_chunks, n_levels, previous_chunk, scan
-from ssmbench_trainer.lm import CausalLM, state
+from ssmbench_trainer.lm import CausalLM, Stateless, state
 
 FAMILY = "xlstm"
-VARIANT = "xlstm[1:0] (mLSTM blocks)"
+VARIANT = "xlstm[1:0] (mLSTM blocks; sLSTM blocks optional)"
 PAPER = {"title": "xLSTM: Extended Long Short-Term Memory", "arxiv": "2405.04517"}
 DEFAULT_CONFIG = {
     "d_model": 64,
@@ -65,6 +79,7 @@ DEFAULT_CONFIG = {
     "chunk": 32,
     "scan_levels": 16,    # exported prefill handles up to chunk * 2^scan_levels tokens (2M)
     "norm": "layer",
+    "slstm_at": [],       # layers that are sLSTM blocks (e.g. [1]: xLSTM[1:1] at 2 layers); none: xLSTM[1:0]
 }
 EPS = 1e-6
 
@@ -212,13 +227,96 @@ class MLSTMBlock(nn.Module):
         return self._output(h, xc, z), [window[:, :, 1:], C, nrm, m]
 
 
+class SLSTMLayer(nn.Module):
+    """The sLSTM layer of an sLSTM block (conv, gates, cell, GroupNorm). States: conv [B, d, k-1], h, c, n, m [B, d]."""
+
+    def __init__(self, d_model: int, n_heads: int = 4, conv_kernel: int = 4):
+        super().__init__()
+        assert d_model % n_heads == 0
+        self.d, self.H, self.dh, self.K = d_model, n_heads, d_model // n_heads, conv_kernel
+        self.conv = nn.Conv1d(d_model, d_model, conv_kernel, groups=d_model)
+        self.w_if = nn.Parameter(torch.randn(2, n_heads, self.dh, self.dh) * self.dh ** -0.5)   # from the conv branch
+        self.w_zo = nn.Parameter(torch.randn(2, n_heads, self.dh, self.dh) * self.dh ** -0.5)   # from x
+        self.R = nn.Parameter(torch.randn(4, n_heads, self.dh, self.dh) * 0.1 / self.dh)         # z, i, f, o
+        bias = torch.zeros(4, n_heads, self.dh)
+        bias[2] = torch.linspace(3.0, 6.0, n_heads).view(n_heads, 1)
+        self.bias = nn.Parameter(bias)
+        self.norm_weight = nn.Parameter(torch.ones(d_model))
+
+    def state_spec(self, layer: int):
+        return [state("conv", layer, self.d, self.K - 1), *(state(k, layer, self.d) for k in ("slstm_h", "slstm_c", "slstm_n", "slstm_m"))]
+
+    def _input_gates(self, x, xc):
+        """x, conv branch xc [..., d] -> W x + b as [..., 4 (z, i, f, o), H, d_h]."""
+        hx = x.view(*x.shape[:-1], self.H, 1, self.dh)
+        hc = xc.view(*xc.shape[:-1], self.H, 1, self.dh)
+        zo = (hx.unsqueeze(-4) @ self.w_zo).squeeze(-2)                       # [..., 2, H, dh]
+        i_f = (hc.unsqueeze(-4) @ self.w_if).squeeze(-2)
+        return torch.stack([zo[..., 0, :, :], i_f[..., 0, :, :], i_f[..., 1, :, :], zo[..., 1, :, :]], -3) + self.bias
+
+    def _cell(self, carry, gx):
+        """One step: carry (h, c, n, m) [B, H, d_h], gx [B, 4, H, d_h] -> (carry, h)."""
+        h, c, n, m = carry
+        raw = gx + (h.unsqueeze(1).unsqueeze(-2) @ self.R).squeeze(-2)
+        z, i, f, o = raw.unbind(1)
+        logf = F.logsigmoid(f) + m
+        m_new = torch.maximum(logf, i)
+        ip, fp = torch.exp(i - m_new), torch.exp(logf - m_new)
+        c = fp * c + ip * torch.tanh(z)
+        n = fp * n + ip
+        h = torch.sigmoid(o) * c / n
+        return (h, c, n, m_new), h
+
+    def _output(self, h):
+        mean = h.mean(-1, keepdim=True)
+        var = (h - mean).pow(2).mean(-1, keepdim=True)
+        return ((h - mean) * torch.rsqrt(var + 1e-5)).flatten(-2) * self.norm_weight
+
+    def forward(self, u):
+        B, T, _ = u.shape
+        xp = F.pad(u.transpose(1, 2), (self.K - 1, 0))
+        conv_state = xp[:, :, -(self.K - 1):]
+        xc = F.silu(F.conv1d(xp, self.conv.weight, self.conv.bias, groups=self.d)).transpose(1, 2)
+        gx = self._input_gates(u, xc)                                          # [B, T, 4, H, dh]
+        zero = u.new_zeros(B, self.H, self.dh)
+
+        def cell(carry, g):
+            new, h = self._cell(carry, g)
+            return new, h.clone()
+        carry, hs = time_scan(cell, (zero, zero.clone(), zero.clone(), zero.clone()), gx.transpose(0, 1))
+        return self._output(hs.transpose(0, 1)), [conv_state, *(t.reshape(B, self.d) for t in carry)]
+
+    def step(self, u, states):
+        conv_state, *carry = states
+        B = u.shape[0]
+        window = torch.cat([conv_state, u.unsqueeze(-1)], dim=-1)
+        xc = F.silu((window * self.conv.weight.squeeze(1)).sum(-1) + self.conv.bias)
+        carry, h = self._cell(tuple(t.view(B, self.H, self.dh) for t in carry), self._input_gates(u, xc))
+        return self._output(h), [window[:, :, 1:], *(t.reshape(B, self.d) for t in carry)]
+
+
+class GatedFFN(nn.Module):
+    """W_down(GELU(x W_g) * x W_u), the sLSTM block's post up-projection."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.up = nn.Linear(d_model, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, d_model, bias=False)
+
+    def forward(self, x):
+        g, u = self.up(x).chunk(2, dim=-1)
+        return self.down(F.gelu(g) * u)
+
+
 class Model(CausalLM):
-    """mLSTM blocks, each in a pre-norm residual, in the shared LM shell."""
+    """mLSTM blocks (and sLSTM blocks at the layers in "slstm_at"), each pre-norm residual, in the shared LM shell."""
 
     def __init__(self, config: dict, vocab: int):
         c = {**DEFAULT_CONFIG, **config}
         d = c["d_model"]
-        layers = [[MLSTMBlock(d, c["n_heads"], c["proj_factor"], c["conv_kernel"], c["qkv_blocksize"], c["chunk"], c["scan_levels"])]
-                  for _ in range(c["n_layers"])]
+        ffn = -(-4 * d // 48) * 16                                              # 4/3 d rounded up to a multiple of 16
+        layers = [[SLSTMLayer(d, c["n_heads"], c["conv_kernel"]), Stateless(GatedFFN(d, ffn))] if i in c["slstm_at"] else
+                  [MLSTMBlock(d, c["n_heads"], c["proj_factor"], c["conv_kernel"], c["qkv_blocksize"], c["chunk"], c["scan_levels"])]
+                  for i in range(c["n_layers"])]
         super().__init__(vocab, d, layers, norm=c["norm"])
         self.config = c

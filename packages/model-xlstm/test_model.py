@@ -1,6 +1,7 @@
-"""Parity of the xLSTM (mLSTM) reference: the shared contract (chunked prefill vs the token-by-token stabilised
-recurrence, step vs prefill), the chunked cell against the recurrence with strong input gates (the stabiliser m at
-work) and against the unstabilised recurrence in float64, and the ONNX prefill with a dynamic length."""
+"""Parity of the xLSTM reference: the shared contract (chunked prefill vs the token-by-token stabilised recurrence,
+step vs prefill) for mLSTM-only and mixed mLSTM/sLSTM models, the chunked mLSTM cell against the recurrence with
+strong input gates (the stabiliser m at work) and against the unstabilised recurrence in float64, the sLSTM cell
+against its unstabilised recurrence, and the ONNX prefill (mLSTM and sLSTM layers) with a dynamic length."""
 import pytest
 import torch
 
@@ -91,16 +92,54 @@ def test_chunked_cell_equals_unstabilised_recurrence(T):
     _close(npr * torch.exp(m)[..., None], n, 1e-10)
 
 
+def test_contract_with_an_slstm_block():
+    """xLSTM[1:1]: layer 0 mLSTM, layer 1 sLSTM (its prefill is torch's scan over time)."""
+    torch.manual_seed(5)
+    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "slstm_at": [1]}, vocab=50).eval()
+    with torch.no_grad():
+        m.layers[1][0].fn.R.normal_(0, 0.5)
+    assert [s["name"] for s in m.state_spec()[4:]] == ["conv.1", "slstm_h.1", "slstm_c.1", "slstm_n.1", "slstm_m.1"]
+    check_contract(m, 50, lengths=(1, 9, 40))
+
+
+@torch.no_grad()
+def test_slstm_cell_equals_unstabilised_recurrence():
+    """c_t = f c + i tanh(z~), n_t = f n + i, h = sigmoid(o~) c / n with i = exp(i~), f = sigmoid(f~) and the gates
+    fed back through R (float64): the stabilised layer's h equals it."""
+    torch.manual_seed(6)
+    lay = xlstm.SLSTMLayer(8, n_heads=2).double()
+    with torch.no_grad():
+        lay.R.normal_(0, 0.5)
+        lay.bias.normal_(0, 2)
+    u = torch.randn(2, 15, 8, dtype=torch.float64)
+    xp = torch.nn.functional.pad(u.transpose(1, 2), (3, 0))
+    xc = torch.nn.functional.silu(torch.nn.functional.conv1d(xp, lay.conv.weight, lay.conv.bias, groups=8)).transpose(1, 2)
+    gx = lay._input_gates(u, xc)
+    h = c = n = torch.zeros(2, 2, 4, dtype=torch.float64)
+    hs = []
+    for t in range(15):
+        z, i, f, o = (gx[:, t] + (h.unsqueeze(1).unsqueeze(-2) @ lay.R).squeeze(-2)).unbind(1)
+        c = torch.sigmoid(f) * c + torch.exp(i) * torch.tanh(z)
+        n = torch.sigmoid(f) * n + torch.exp(i)
+        h = torch.sigmoid(o) * c / n
+        hs.append(h)
+    out, _ = lay(u)
+    _close(out, lay._output(torch.stack(hs, 1)), 1e-10)
+
+
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
-    """Prefill exported at T = 40 runs at T = 37 and 300 on onnxruntime and matches PyTorch within 1e-5."""
+    """Prefill (an mLSTM layer, then an sLSTM layer: a Scan node) exported at T = 40 runs at T = 37 and 300 on
+    onnxruntime and matches PyTorch within 1e-5."""
     ort = pytest.importorskip("onnxruntime")
     from ssmbench_trainer.export import Prefill, export_graph
 
     torch.manual_seed(4)
-    m = xlstm.Model({"d_model": 16, "n_layers": 1, "n_heads": 2, "chunk": 8, "scan_levels": 6}, vocab=20).eval()
+    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": [1]},
+                    vocab=20).eval()
     with torch.no_grad():
         m.layers[0][0].fn.igate.weight.normal_(0, 0.5)
+        m.layers[1][0].fn.R.normal_(0, 0.5)
     spec = m.state_spec()
     batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
     path = tmp_path / "prefill.onnx"
