@@ -41,6 +41,7 @@ from torch import nn
 
 from ssmbench_trainer import linattn
 from ssmbench_trainer.lm import CausalLM, RMSNorm, Stateless, state
+from ssmbench_trainer.numerics import log_sigmoid, silu
 
 FAMILY = "gla"
 VARIANT = "gla (gated linear attention, chunkwise)"
@@ -64,13 +65,6 @@ def swiglu_hidden(d_model: int, mult: float) -> int:
     return math.ceil(math.ceil(2 * mult * d_model / 3) / 16) * 16
 
 
-def log_sigmoid(x):
-    """log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)), spelled so that it exports exactly: torch exports
-    F.logsigmoid as Log(Sigmoid(x)), which onnxruntime 1.30 (CPU) evaluates to -14.84 at x = -15 and -inf from
-    x = -18 down (the floor then replaces a gate that should be exp(x / 16)). Used by every path."""
-    return torch.clamp(x, max=0) - torch.log(1 + torch.exp(-x.abs()))
-
-
 class SwiGLU(nn.Module):
     """W_down (SiLU(W_gate x) * W_up x), the GLA Transformer's FFN (LLaMA's)."""
 
@@ -81,7 +75,7 @@ class SwiGLU(nn.Module):
         self.down_proj = nn.Linear(hidden, d_model, bias=False)
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class GatedLinearAttention(nn.Module):
@@ -124,7 +118,7 @@ class GatedLinearAttention(nn.Module):
 
     def _out(self, u, o):
         """u [..., D], o [..., H, d_v/H] -> (Swish(u W_r + b_r) * Norm_head(o)) W_O."""
-        return self.o_proj(F.silu(self.g_proj(u)) * self.g_norm(o).flatten(-2))
+        return self.o_proj(silu(self.g_proj(u)) * self.g_norm(o).flatten(-2))
 
     # --- whole sequence (chunkwise) ------------------------------------------------------------------------------
     def forward(self, u):

@@ -41,6 +41,7 @@ from torch import nn
 
 from ssmbench_trainer import linattn
 from ssmbench_trainer.lm import CausalLM, RMSNorm, state
+from ssmbench_trainer.numerics import silu, softplus
 
 FAMILY = "mamba2"
 VARIANT = "mamba-2 (SSD)"
@@ -110,15 +111,15 @@ class Mamba2Mixer(nn.Module):
     def _ssm_inputs(self, xBC, dt):
         """After the conv: xBC [..., conv_dim], raw dt [..., H] -> x [..., H, P], B, C [..., N], dt [..., H],
         log-decay dt A [..., H]."""
-        x, B, C = torch.split(F.silu(xBC), [self.d_inner, self.d_state, self.d_state], dim=-1)
-        dt = F.softplus(dt + self.dt_bias)
+        x, B, C = torch.split(silu(xBC), [self.d_inner, self.d_state, self.d_state], dim=-1)
+        dt = softplus(dt + self.dt_bias)
         x = x.reshape(*x.shape[:-1], self.n_heads, self.headdim)
         return x, B, C, dt, dt * -torch.exp(self.A_log)
 
     def _out(self, y, x, z):
         """y, x [..., H, P], z [..., d_inner] -> out_proj(RMSNorm((y + D x) * SiLU(z)))."""
         y = (y + self.D.unsqueeze(-1) * x).flatten(-2)
-        return self.out_proj(self.norm(y * F.silu(z)))
+        return self.out_proj(self.norm(y * silu(z)))
 
     # --- whole sequence (chunked SSD) ----------------------------------------------------------------------------
     def ssd(self, x, B, C, dt, log_decay, form: str = "chunked"):

@@ -57,3 +57,16 @@ def silu(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.float64:
         return x / (1 + torch.exp(-x))
     return F.silu(x)
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + exp(x)); for float64 as max(x, 0) + log(1 + exp(-|x|)) (onnxruntime's Softplus is float32 only)."""
+    if x.dtype == torch.float64:
+        return torch.clamp(x, min=0) + torch.log(1 + torch.exp(-x.abs()))
+    return F.softplus(x)
+
+
+def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)) in every dtype: torch exports F.logsigmoid as
+    Log(Sigmoid(x)), which onnxruntime 1.30 (CPU) evaluates to -14.84 at x = -15 and -inf from x = -18 down."""
+    return torch.clamp(x, max=0) - torch.log(1 + torch.exp(-x.abs()))
