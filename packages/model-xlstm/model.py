@@ -244,7 +244,8 @@ class SLSTMLayer(nn.Module):
         self.norm_weight = nn.Parameter(torch.ones(d_model))
 
     def state_spec(self, layer: int):
-        return [state("conv", layer, self.d, self.K - 1), *(state(k, layer, self.d) for k in ("slstm_h", "slstm_c", "slstm_n", "slstm_m"))]
+        return [state("conv", layer, self.d, self.K - 1), state("slstm_h", layer, self.d), state("slstm_c", layer, self.d),
+                state("slstm_n", layer, self.d), state("slstm_m", layer, self.d)]
 
     def _input_gates(self, x, xc):
         """x, conv branch xc [..., d] -> W x + b as [..., 4 (z, i, f, o), H, d_h]."""
