@@ -292,7 +292,7 @@ class SLSTMLayer(nn.Module):
         B = u.shape[0]
         window = torch.cat([conv_state, u.unsqueeze(-1)], dim=-1)
         xc = F.silu((window * self.conv.weight.squeeze(1)).sum(-1) + self.conv.bias)
-        carry, h = self._cell(tuple(t.view(B, self.H, self.dh) for t in carry), self._input_gates(u, xc))
+        carry, h = self._cell(tuple(t.view(B, self.H, self.dh).to(u.dtype) for t in carry), self._input_gates(u, xc))
         return self._output(h), [window[:, :, 1:], *(t.reshape(B, self.d) for t in carry)]
 
 
