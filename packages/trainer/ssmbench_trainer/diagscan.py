@@ -18,8 +18,8 @@ two forms differ only by the step's per-token rounding. The exported graph runs 
 chunks whatever the length (at most Q * 2^levels positions); eager mode runs just the ceil(log2 C) it needs (the
 extra levels add zeros).
 
-Also here, because all three families use them: complex helpers (cmul, cexpm1, cdiv), and the "GELU then
-GLU" output block that the S4D, S5 and LRU papers' code put after the SSM.
+Also here, because all three families use them: complex helpers (cmul, cexp, cexpm1, cdiv, rc_linear,
+re_linear), and the "GELU then GLU" output block that the S4D, S5 and LRU papers' code put after the SSM.
 """
 from __future__ import annotations
 
@@ -72,6 +72,18 @@ def cdiv(x: Complex, y: Complex, eps: float = 0.0) -> Complex:
     d = y[0] * y[0] + y[1] * y[1] + eps
     re, im = cmul(x, (y[0], -y[1]))
     return re / d, im / d
+
+
+def rc_linear(x: torch.Tensor, W: Complex) -> Complex:
+    """A real input through a complex matrix, as nn.Linear does: x [..., K], W [N, K] -> x W^T [..., N] complex."""
+    n = W[0].shape[0]
+    y = x @ torch.cat([W[0], W[1]], 0).T
+    return y[..., :n], y[..., n:]
+
+
+def re_linear(h: Complex, W: Complex) -> torch.Tensor:
+    """Re(W h) for complex h [..., N] and W [K, N] -> real [..., K] (one matmul)."""
+    return torch.cat(h, -1) @ torch.cat([W[0], -W[1]], 1).T
 
 
 def stack(z: Complex) -> torch.Tensor:
