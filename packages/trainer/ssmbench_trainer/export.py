@@ -295,7 +295,7 @@ def main(argv=None):
     files = [{"path": n, "sha256": sha256(out / n), "bytes": (out / n).stat().st_size}
              for n in ("prefill.onnx", "step.onnx", WEIGHTS, "golden.json", "train-log.csv")]
     # Bytes of state per sequence; growing caches (past_seq) are counted at the trained length.
-    at = int(task["params"].get("seq_len", 0)) or None
+    at = int(task["params"].get("seq_len", 0)) or int(valid_x.shape[1])  # tasks without a seq_len: the split's length
     itemsize = {"float32": 4, "float64": 8}
     state_bytes = sum(itemsize[s["dtype"]] * int(np.prod([at if d == "past_seq" else d for d in s["shape"][1:]])) for s in spec)
     grows = any("past_seq" in s["shape"] for s in spec)
