@@ -172,7 +172,8 @@ class S4DLayer(nn.Module):
         a, b, c = self.ssm()
         C = ds.n_chunks(T, Q)
         pad = C * Q - T
-        xc = ds._shift_pad(u, 1, pad).reshape(Bsz, C, Q, H).permute(0, 3, 1, 2)      # [B, H, C, Q]
+        # channels lead, so every matmul below is one bmm over H of [B C, Q]-shaped blocks (no broadcast copies)
+        xc = ds._shift_pad(u, 1, pad).reshape(Bsz * C, Q, H).permute(2, 0, 1)      # [H, B C, Q]
         pw = ds.powers(a, Q)                                                         # Abar^0..Q: [Q+1, H, M]
         ca = ds.cmul((c[0].unsqueeze(0), c[1].unsqueeze(0)), pw)                    # c Abar^k
         cb = ds.cmul(ca, (b[0].unsqueeze(0), b[1].unsqueeze(0)))                    # c Bbar Abar^k
@@ -180,19 +181,19 @@ class S4DLayer(nn.Module):
         j = torch.arange(Q, device=u.device)
         lag = j[:, None] - j[None, :]                                                # [Q(j), Q(i)]
         toe = K.index_select(1, lag.clamp(min=0).flatten()).view(H, Q, Q) * (lag >= 0).to(u.dtype)
-        y = xc @ toe.transpose(-1, -2)                                               # within chunks
+        y = xc @ toe.transpose(-1, -2)                                               # within chunks: [H, B C, Q]
         rev = torch.arange(Q - 1, -1, -1, device=u.device)
         ab = ds.cmul((pw[0].index_select(0, rev), pw[1].index_select(0, rev)), (b[0].unsqueeze(0), b[1].unsqueeze(0)))
         Wm = torch.cat(ab, -1).permute(1, 0, 2)                                      # Abar^(Q-1-i) Bbar: [H, Q, 2M]
-        U = (xc @ Wm).permute(0, 2, 1, 3)                                            # [B, C, H, 2M]
+        U = (xc @ Wm).view(H, Bsz, C, 2 * self.M).permute(1, 2, 0, 3)               # [B, C, H, 2M]
         # the scan on [B, C, H*M]: its multipliers broadcast over the leading axes only (fast in onnxruntime)
         U = tuple(x.reshape(Bsz, C, H * self.M) for x in (U[..., : self.M], U[..., self.M:]))
         flat = (a[0].reshape(H * self.M), a[1].reshape(H * self.M))
         S_end = ds.scan_chunks(U, flat, Q, self.scan_levels, dim=1)
         S_in = torch.cat([x.view(Bsz, C, H, self.M) for x in ds.shift_chunks(S_end, dim=1)], -1)
         V = self.scale * torch.cat([ca[0][1:], -ca[1][1:]], -1).permute(1, 2, 0)   # [H, 2M, Q]
-        y = y + S_in.permute(0, 2, 1, 3) @ V                                         # across chunks
-        y = ds.unpad(y.reshape(Bsz, H, C * Q).transpose(1, 2), 1, T, pad)            # [B, T, H]
+        y = y + S_in.permute(2, 0, 1, 3).reshape(H, Bsz * C, 2 * self.M) @ V        # across chunks
+        y = ds.unpad(y.reshape(H, Bsz, C * Q).permute(1, 2, 0), 1, T, pad)          # [B, T, H]
         return y, tuple(x[:, -1].view(Bsz, H, self.M) for x in S_end)
 
     def forward(self, u):

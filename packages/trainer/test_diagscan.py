@@ -123,6 +123,17 @@ def test_complex_helpers():
     torch.testing.assert_close(torch.complex(*ds.diag_step(x, h, y)), X * torch.complex(*h) + Y)
 
 
+def test_complex_projections():
+    """rc_linear: x W^T for real x and complex W; re_linear: Re(W h) for complex h."""
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 3, 5, generator=g, dtype=torch.float64)
+    W, V = rand_c((4, 5), torch.float64, g), rand_c((5, 4), torch.float64, g)
+    Wc, Vc = torch.complex(*W), torch.complex(*V)
+    y = ds.rc_linear(x, W)
+    torch.testing.assert_close(torch.complex(*y), x.to(torch.complex128) @ Wc.T)
+    torch.testing.assert_close(ds.re_linear(y, V), (torch.complex(*y) @ Vc.T).real)
+
+
 def test_gradients_flow_through_the_scan():
     g = torch.Generator().manual_seed(8)
     lr = torch.full((4,), -0.1, dtype=torch.float64, requires_grad=True)
