@@ -173,7 +173,7 @@ class S4DLayer(nn.Module):
         C = ds.n_chunks(T, Q)
         pad = C * Q - T
         # channels lead, so every matmul below is one bmm over H of [B C, Q]-shaped blocks (no broadcast copies)
-        xc = ds._shift_pad(u, 1, pad).reshape(Bsz * C, Q, H).permute(2, 0, 1)      # [H, B C, Q]
+        xc = ds.left_pad(u, 1, pad).reshape(Bsz * C, Q, H).permute(2, 0, 1)      # [H, B C, Q]
         pw = ds.powers(a, Q)                                                         # Abar^0..Q: [Q+1, H, M]
         ca = ds.cmul((c[0].unsqueeze(0), c[1].unsqueeze(0)), pw)                    # c Abar^k
         cb = ds.cmul(ca, (b[0].unsqueeze(0), b[1].unsqueeze(0)))                    # c Bbar Abar^k

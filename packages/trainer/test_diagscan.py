@@ -96,6 +96,16 @@ def test_extra_levels_add_nothing():
     torch.testing.assert_close(torch.complex(*few), naive(a8, U))
 
 
+def test_growing_mode_levels_stay_finite():
+    """|a| > 1: the multipliers of unused levels overflow; they are kept finite, so the extra levels still add
+    nothing (0 * inf would be NaN)."""
+    a = (torch.tensor([1.5, 0.5]), torch.tensor([0.5, 0.1]))
+    sq = ds.pow_squares(a, 32, 16)
+    assert all(torch.isfinite(x).all() for m in sq for x in m)
+    U = (torch.randn(1, 3, 2), torch.randn(1, 3, 2))
+    torch.testing.assert_close(torch.complex(*ds._hs_const(U, sq, 1)), torch.complex(*ds._hs_const(U, sq[:2], 1)))
+
+
 def test_powers():
     g = torch.Generator().manual_seed(6)
     a = rand_a((7,), torch.float32, g)

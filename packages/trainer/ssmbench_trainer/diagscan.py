@@ -121,9 +121,16 @@ def pow_squares(a: Complex, span: int, levels: int) -> list[Complex]:
         e >>= 1
     out = []
     for _ in range(levels):
-        out.append(_narrow(r, a[0]))
+        out.append(_finite(_narrow(r, a[0])))
         r = cmul(r, r)
     return out
+
+
+def _finite(z: Complex) -> Complex:
+    """Overflowed powers of a growing mode (|a| > 1, e.g. DSS_softmax with Re Lambda > 0) made finite: an exported
+    scan multiplies its unused levels by zeros, and inf * 0 would be NaN."""
+    big = torch.finfo(z[0].dtype).max
+    return tuple(torch.nan_to_num(x, nan=0.0, posinf=big, neginf=-big) for x in z)
 
 
 # --- chunking ----------------------------------------------------------------------------------------------------
@@ -141,7 +148,7 @@ def n_levels(C, max_levels: int) -> int:
     return max_levels
 
 
-def _shift_pad(x: torch.Tensor, dim: int, pad, value: float = 0.0) -> torch.Tensor:
+def left_pad(x: torch.Tensor, dim: int, pad, value: float = 0.0) -> torch.Tensor:
     """Left-pad x along dim by pad (may be symbolic)."""
     spec = [0, 0] * (x.dim() - 1 - dim) + [pad, 0]
     return F.pad(x, spec, value=value)
@@ -152,7 +159,7 @@ def _shifted(x: torch.Tensor, dim: int, k: int, fill: float = 0.0) -> torch.Tens
     length stays symbolic on export). The pad is at most the length: an exported scan runs levels whose shift
     exceeds the chunk count, and padding those by 2^level would allocate that much."""
     n = x.shape[dim]
-    return _shift_pad(x, dim, torch.sym_min(k, n), fill).narrow(dim, 0, n)
+    return left_pad(x, dim, torch.sym_min(k, n), fill).narrow(dim, 0, n)
 
 
 def _bcast(a: Complex, ndim: int) -> Complex:
@@ -221,11 +228,11 @@ def diag_scan(a: Complex, b: Complex, chunk: int = 32, levels: int = 16) -> tupl
     C = n_chunks(T, Q)
     pad = C * Q - T
     varying = a[0].dim() == b[0].dim()
-    bc = tuple(_shift_pad(x, 1, pad).reshape(Bsz, C, Q, *S) for x in b)
+    bc = tuple(left_pad(x, 1, pad).reshape(Bsz, C, Q, *S) for x in b)
     intra = max(0, (Q - 1).bit_length())                        # levels inside a chunk: 2^intra >= Q
     nd = bc[0].dim()
     if varying:
-        ac = (_shift_pad(a[0], 1, pad, 1.0), _shift_pad(a[1], 1, pad, 0.0))
+        ac = (left_pad(a[0], 1, pad, 1.0), left_pad(a[1], 1, pad, 0.0))
         ac = tuple(x.expand(Bsz, -1, *S).reshape(Bsz, C, Q, *S) for x in ac)
         P, E = _hs_pairs(ac, bc, 2, intra)                      # P_j = a_j ... a_0 (within the chunk)
         G, U = (P[0][:, :, Q - 1], P[1][:, :, Q - 1]), (E[0][:, :, Q - 1], E[1][:, :, Q - 1])
