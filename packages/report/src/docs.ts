@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { UserError } from "@ssmbench/core";
-import { loadAwesome, renderAwesome, type AwesomeData } from "./awesome.ts";
+import { implementedFamilies, loadAwesome, renderAwesome, type AwesomeData } from "./awesome.ts";
 import { loadCards } from "./cards.ts";
 import { renderFamily } from "./families.ts";
 import { cmp } from "./format.ts";
@@ -18,6 +18,11 @@ export interface DocsPaths {
   docsDir: string;
   /** The awesome lists; the packaged data/awesome.json when left out. */
   awesome?: AwesomeData;
+  /**
+   * The workspace packages, where packages/model-<family> marks a family implemented (awesome.md says "in
+   * progress" for one without checkpoints); the packages/ folder beside modelsDir when left out.
+   */
+  packagesDir?: string;
   /** Further generated pages from other packages (docs/reliability.md from the runner's test cases). */
   pages?: GeneratedPage[];
 }
@@ -40,7 +45,14 @@ function readIfExists(file: string): string | undefined {
  * docs/leaderboard.md, docs/awesome.md and docs/models/<family>.md per family with cards. Reads, never writes;
  * markdown files keep whatever an existing copy holds outside its generated markers.
  */
-export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwesome(), pages = [] }: DocsPaths): Map<string, string> {
+export function generateDocs({
+  resultsDir,
+  modelsDir,
+  docsDir,
+  awesome = loadAwesome(),
+  pages = [],
+  packagesDir = path.join(path.dirname(modelsDir), "packages"),
+}: DocsPaths): Map<string, string> {
   const rows = mergeLeaderboard(loadResults(resultsDir));
   const cards = loadCards(modelsDir);
   const tables = accuracyTables(rows, cards);
@@ -51,7 +63,7 @@ export function generateDocs({ resultsDir, modelsDir, docsDir, awesome = loadAwe
     files.set(file, spliceGenerated(readIfExists(file), `${NOTE}\n\n${body}`, title, file));
   };
   markdown("leaderboard.md", "# Leaderboard", renderLeaderboard({ rows, cards, docsDir, modelsDir }));
-  markdown("awesome.md", "# Awesome state-space models, reproduced", renderAwesome(awesome, cards, tables));
+  markdown("awesome.md", "# Awesome state-space models, reproduced", renderAwesome(awesome, cards, tables, implementedFamilies(packagesDir)));
   const speed = renderSpeedPage(rows, cards);
   markdown("speed.md", "# Speed", speed.body);
   for (const [rel, svg] of speed.charts) files.set(path.join(docsDir, rel), svg);
@@ -126,7 +138,13 @@ export interface ReportOutcome {
 
 /** The CLI's entry point: `pnpm report` writes the docs; `pnpm report --check` fails when any is stale. */
 export function runReport({ root, check = false, pages }: ReportOptions): ReportOutcome {
-  const paths = { resultsDir: path.join(root, "results"), modelsDir: path.join(root, "models"), docsDir: path.join(root, "docs"), pages };
+  const paths = {
+    resultsDir: path.join(root, "results"),
+    modelsDir: path.join(root, "models"),
+    docsDir: path.join(root, "docs"),
+    packagesDir: path.join(root, "packages"),
+    pages,
+  };
   const rel = (s: StaleFile) => ({ ...s, path: path.relative(root, s.path).split(path.sep).join("/") });
   if (check) {
     const stale = checkDocs(paths).map(rel);
