@@ -27,10 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-try:  # float64-exportable GELU where the trainer provides one (onnxruntime has no double Erf)
-    from .numerics import gelu
-except ImportError:  # pragma: no cover
-    gelu = F.gelu
+from .numerics import gelu  # exports in float64 too (onnxruntime has no double Erf)
 
 Complex = tuple[torch.Tensor, torch.Tensor]   # (re, im)
 
