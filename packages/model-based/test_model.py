@@ -6,35 +6,27 @@ import math
 
 import pytest
 import torch
-from torch.export import Dim
 
 import model as family
-from ssmbench_trainer import export
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import (check_contract, check_default_config, check_onnx_export,
+                                       check_parallel_matches_sequential, close, seeded_model)
 
 torch.set_num_threads(1)
 
 SMALL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "feature_dim": 8, "window": 8, "chunk": 8}
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-
-
 def test_contract():
     """Lengths 1 .. 100 with window 8 and chunk 8: inside the first window, exact multiples, many blocks."""
-    torch.manual_seed(0)
-    check_contract(family.Model(SMALL, vocab=50).eval(), 50)
+    check_contract(seeded_model(family.Model, SMALL, 50, seed=0), 50)
 
 
 def test_default_config():
-    torch.manual_seed(1)
-    net = family.Model({}, vocab=40).eval()
+    """Lengths around the default window of 64."""
+    states = {"kv.0": ["batch", 2, 153, 32], "z.0": ["batch", 2, 153], "window.1.key": ["batch", 2, 64, 32],
+              "window.1.value": ["batch", 2, 64, 32], "window.1.valid": ["batch", 64]}
+    net = check_default_config(family.Model, states, seed=1, lengths=(1, 31, 63, 64, 65, 150))
     assert [type(layer[0].fn).__name__ for layer in net.layers] == ["TaylorLinearAttention", "SlidingWindowAttention"]
-    assert {s["name"]: s["shape"] for s in net.state_spec()} == {
-        "kv.0": ["batch", 2, 153, 32], "z.0": ["batch", 2, 153],
-        "window.1.key": ["batch", 2, 64, 32], "window.1.value": ["batch", 2, 64, 32], "window.1.valid": ["batch", 64]}
-    check_parallel_matches_sequential(net, 40, lengths=(1, 31, 63, 64, 65, 150), batch=2)
 
 
 def test_mixers_string():
@@ -52,7 +44,7 @@ def test_taylor_feature_map():
     assert fm.dim == 153
     x, y = torch.randn(50, 16, dtype=torch.float64), torch.randn(50, 16, dtype=torch.float64)
     s = (x * y).sum(-1) / 4.0
-    _close((fm(x) * fm(y)).sum(-1), 1 + s + s ** 2 / 2, 1e-12)
+    close((fm(x) * fm(y)).sum(-1), 1 + s + s ** 2 / 2, 1e-12)
     assert fm(x).shape == (50, 153)
 
 
@@ -69,7 +61,7 @@ def test_linear_attention_equals_quadratic_form(T):
     s = q @ k.transpose(-1, -2) / math.sqrt(8)
     A = (1 + s + s ** 2 / 2) * torch.tril(torch.ones(T, T, dtype=torch.float64))
     ref = (A @ v) / A.sum(-1, keepdim=True)
-    _close(out, att.out_proj(ref.transpose(1, 2).flatten(-2)), 1e-10)
+    close(out, att.out_proj(ref.transpose(1, 2).flatten(-2)), 1e-10)
 
 
 @torch.no_grad()
@@ -91,11 +83,11 @@ def test_sliding_window_equals_masked_attention(T):
     scores = (qr @ kr.transpose(-1, -2)) / 4.0
     scores = scores.masked_fill(~((lag >= 0) & (lag < W)), float("-inf"))
     ref = torch.softmax(scores, -1) @ v
-    _close(out, swa.out_proj(ref.transpose(1, 2).flatten(-2)), 1e-7)   # rotation tables are float32 values
+    close(out, swa.out_proj(ref.transpose(1, 2).flatten(-2)), 1e-7)   # rotation tables are float32 values
     n = min(T, W)
     assert valid.tolist() == [[0.0] * (W - n) + [1.0] * n] * 2
-    _close(key[:, :, W - n :], k[:, :, T - n :], 0)
-    _close(value[:, :, W - n :], v[:, :, T - n :], 0)
+    close(key[:, :, W - n :], k[:, :, T - n :], 0)
+    close(value[:, :, W - n :], v[:, :, T - n :], 0)
     assert not key[:, :, : W - n].any() and not value[:, :, : W - n].any()
 
 
@@ -113,45 +105,16 @@ def test_window_step_state_is_constant_size():
         assert [tuple(s.shape) for s in states] == [(1, 2, W, 16), (1, 2, W, 16), (1, W)]
         outs.append(y)
     tail, _ = swa(u[:, 40 - W :])                                    # the last W tokens alone
-    _close(outs[-1], tail[:, -1])
+    close(outs[-1], tail[:, -1])
 
 
 @torch.no_grad()
 def test_long_sequence_many_chunks():
-    torch.manual_seed(4)
-    check_parallel_matches_sequential(family.Model(SMALL, vocab=50).eval(), 50, lengths=(8 * 150 + 5,), batch=1, tol=1e-4)
+    net = seeded_model(family.Model, SMALL, 50, seed=4)
+    check_parallel_matches_sequential(net, 50, lengths=(8 * 150 + 5,), batch=1, tol=1e-4)
 
 
 def test_onnx_prefill_dynamic_length(tmp_path):
-    """Prefill and step export (torch.export + dynamo, dynamic batch and seq) traced at 40 tokens; onnxruntime at 37
-    and 300 tokens gives PyTorch's logits within 1e-5, and so does stepping step.onnx token by token; the final
-    states agree within 1e-5 relative to their size (states that sum hundreds of terms carry their float32 round-off)."""
-    torch.manual_seed(5)
-    net = family.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "feature_dim": 4, "window": 16, "chunk": 16}, vocab=20).eval()
-    spec = net.state_spec()
-    batch, seq = Dim("batch", min=1, max=1024), Dim("seq", min=1, max=export.MAX_SEQ)
-    outs = ["logits", *[f"present_{s['name']}" for s in spec]]
-    ids = torch.randint(0, 20, (2, 40))
-    pre, stp = tmp_path / "prefill.onnx", tmp_path / "step.onnx"
-    export.export_graph(export.Prefill(net), (ids.clone(),), ({0: batch, 1: seq},), ["input_ids"], outs, pre,
-                        {("input_ids", 0): "batch", ("input_ids", 1): "seq"}, export.DEFAULT_OPSET)
-    with torch.no_grad():
-        past = tuple(p.clone() for p in net(ids[:, :5].clone())[1:])
-    export.export_graph(export.Step(net), (ids[:, :1].clone(), *past), ({0: batch}, tuple({0: batch} for _ in spec)),
-                        ["input_ids", *[f"past_{s['name']}" for s in spec]], outs, stp, {}, export.DEFAULT_OPSET)
-    pre_s, step_s = export.ort_session(pre), export.ort_session(stp)
-    names = [i.name for i in step_s.get_inputs()]
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (2, T))
-        with torch.no_grad():
-            logits, *states = net(ids)
-        got, *got_states = pre_s.run(None, {"input_ids": ids.numpy()})
-        past, steps = [p.numpy() for p in net.init_state(2)], []
-        for t in range(T):
-            lg, *past = step_s.run(None, {"input_ids": ids[:, t : t + 1].numpy(), **dict(zip(names[1:], past))})
-            steps.append(torch.from_numpy(lg))
-        torch.testing.assert_close(torch.from_numpy(got), logits, atol=1e-5, rtol=0)
-        torch.testing.assert_close(torch.cat(steps, 1), logits, atol=1e-5, rtol=0)
-        for a, b, ref in zip(got_states, past, states):
-            _close(torch.from_numpy(a), ref)
-            _close(torch.from_numpy(b), ref)
+    """prefill.onnx and step.onnx traced at 40 tokens equal PyTorch at 37 and 300 (see check_onnx_export)."""
+    cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "feature_dim": 4, "window": 16, "chunk": 16}
+    check_onnx_export(seeded_model(family.Model, cfg, 20, seed=5), 20, tmp_path)

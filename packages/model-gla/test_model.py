@@ -4,19 +4,14 @@ dynamic length."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.export import Dim
 
 import model as family
-from ssmbench_trainer import export
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import (check_contract, check_default_config, check_onnx_export,
+                                       check_parallel_matches_sequential, close, seeded_model)
 
 torch.set_num_threads(1)
 
 SMALL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "chunk": 8}
-
-
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
 
 
 def _sharpen(net, scale=30.0):
@@ -28,19 +23,14 @@ def _sharpen(net, scale=30.0):
 
 
 def test_contract():
-    torch.manual_seed(0)
-    net = _sharpen(family.Model(SMALL, vocab=50)).eval()
-    check_contract(net, 50)
+    check_contract(seeded_model(family.Model, SMALL, 50, seed=0, prepare=_sharpen), 50)
 
 
 def test_default_config():
-    torch.manual_seed(1)
-    net = family.Model({}, vocab=40).eval()
+    net = check_default_config(family.Model, {"kv.0": ["batch", 2, 16, 32], "kv.1": ["batch", 2, 16, 32]}, seed=1)
     gla = net.layers[0][0].fn
     assert (gla.n_heads, gla.dk, gla.dv, gla.chunk) == (2, 16, 32, 32)
     assert net.layers[0][1].fn.fn.gate_proj.out_features == 176
-    assert {s["name"]: s["shape"] for s in net.state_spec()} == {"kv.0": ["batch", 2, 16, 32], "kv.1": ["batch", 2, 16, 32]}
-    check_parallel_matches_sequential(net, 40, lengths=(1, 31, 32, 33, 70), batch=2)
 
 
 def test_gate_is_the_papers():
@@ -51,14 +41,14 @@ def test_gate_is_the_papers():
     u = torch.randn(3, 32)
     _, _, _, log_alpha = gla._project(u)
     alpha = torch.sigmoid(gla.gk_up(gla.gk_down(u))) ** (1 / 16)
-    _close(log_alpha.exp().flatten(-2), alpha, 1e-6)
+    close(log_alpha.exp().flatten(-2), alpha, 1e-6)
     assert (alpha > 0.9).all() and (alpha < 1).all()
 
 
 def test_log_sigmoid_is_logsigmoid():
     x = torch.linspace(-200, 60, 2601, dtype=torch.float64)
-    _close(family.log_sigmoid(x), F.logsigmoid(x), 1e-12)
-    _close(family.log_sigmoid(x.float()), F.logsigmoid(x.float()), 1e-6)
+    close(family.log_sigmoid(x), F.logsigmoid(x), 1e-12)
+    close(family.log_sigmoid(x.float()), F.logsigmoid(x.float()), 1e-6)
 
 
 @torch.no_grad()
@@ -74,8 +64,8 @@ def test_chunkwise_layer_equals_recurrence_float64(T):
     for t in range(T):
         y, (S1,) = gla.step(u[:, t], [S1])
         outs.append(y)
-    _close(torch.stack(outs, 1), out, 1e-10)
-    _close(S1, S, 1e-10)
+    close(torch.stack(outs, 1), out, 1e-10)
+    close(S1, S, 1e-10)
 
 
 def test_gates_at_the_floor_stay_finite():
@@ -97,42 +87,12 @@ def test_gates_at_the_floor_stay_finite():
 
 @torch.no_grad()
 def test_long_sequence_many_chunks():
-    torch.manual_seed(4)
-    net = _sharpen(family.Model(SMALL, vocab=50)).eval()
+    net = seeded_model(family.Model, SMALL, 50, seed=4, prepare=_sharpen)
     check_parallel_matches_sequential(net, 50, lengths=(8 * 150 + 5,), batch=1, tol=1e-4)
 
 
 def test_onnx_prefill_dynamic_length(tmp_path):
-    """Prefill and step export (torch.export + dynamo, dynamic batch and seq) traced at 40 tokens; onnxruntime at 37
-    and 300 tokens gives PyTorch's logits within 1e-5, and so does stepping step.onnx token by token; the final
-    states agree within 1e-5 relative to their size (states that sum hundreds of terms carry their float32 round-off)."""
-    torch.manual_seed(5)
+    """prefill.onnx and step.onnx traced at 40 tokens equal PyTorch at 37 and 300 (see check_onnx_export)."""
     # One layer and 6 scan levels (up to 1024 tokens): the export's time is mostly per-node overhead.
-    net = _sharpen(family.Model({"d_model": 16, "n_layers": 1, "n_heads": 2, "chunk": 16, "scan_levels": 6}, vocab=20)).eval()
-    spec = net.state_spec()
-    batch, seq = Dim("batch", min=1, max=1024), Dim("seq", min=1, max=export.MAX_SEQ)
-    outs = ["logits", *[f"present_{s['name']}" for s in spec]]
-    ids = torch.randint(0, 20, (2, 40))
-    pre, stp = tmp_path / "prefill.onnx", tmp_path / "step.onnx"
-    export.export_graph(export.Prefill(net), (ids.clone(),), ({0: batch, 1: seq},), ["input_ids"], outs, pre,
-                        {("input_ids", 0): "batch", ("input_ids", 1): "seq"}, export.DEFAULT_OPSET)
-    with torch.no_grad():
-        past = tuple(p.clone() for p in net(ids[:, :5].clone())[1:])
-    export.export_graph(export.Step(net), (ids[:, :1].clone(), *past), ({0: batch}, tuple({0: batch} for _ in spec)),
-                        ["input_ids", *[f"past_{s['name']}" for s in spec]], outs, stp, {}, export.DEFAULT_OPSET)
-    pre_s, step_s = export.ort_session(pre), export.ort_session(stp)
-    names = [i.name for i in step_s.get_inputs()]
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (2, T))
-        with torch.no_grad():
-            logits, *states = net(ids)
-        got, *got_states = pre_s.run(None, {"input_ids": ids.numpy()})
-        past, steps = [p.numpy() for p in net.init_state(2)], []
-        for t in range(T):
-            lg, *past = step_s.run(None, {"input_ids": ids[:, t : t + 1].numpy(), **dict(zip(names[1:], past))})
-            steps.append(torch.from_numpy(lg))
-        torch.testing.assert_close(torch.from_numpy(got), logits, atol=1e-5, rtol=0)
-        torch.testing.assert_close(torch.cat(steps, 1), logits, atol=1e-5, rtol=0)
-        for a, b, ref in zip(got_states, past, states):
-            _close(torch.from_numpy(a), ref)
-            _close(torch.from_numpy(b), ref)
+    cfg = {"d_model": 16, "n_layers": 1, "n_heads": 2, "chunk": 16, "scan_levels": 6}
+    check_onnx_export(seeded_model(family.Model, cfg, 20, seed=5, prepare=_sharpen), 20, tmp_path)

@@ -5,40 +5,32 @@ import pytest
 import torch
 
 import model as h3
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+def _longer_memories(m):
+    """Longer memories than the S4D init's smallest steps give, and a random shift kernel."""
+    for subs in m.layers:
+        subs[0].fn.log_dt.uniform_(-3, -1)
+        subs[0].fn.shift_kernel.normal_()
 
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    m = h3.Model({"d_model": 32, "n_layers": 2, "head_dim": 4, "d_state": 8, "shift_state": 3, "chunk": 8}, vocab=50).eval()
-    with torch.no_grad():                   # longer memories than the S4D init's smallest steps give
-        for subs in m.layers:
-            subs[0].fn.log_dt.uniform_(-3, -1)
-            subs[0].fn.shift_kernel.normal_()
-    return m
+    cfg = {"d_model": 32, "n_layers": 2, "head_dim": 4, "d_state": 8, "shift_state": 3, "chunk": 8}
+    return seeded_model(h3.Model, cfg, 50, seed=0, prepare=_longer_memories)
 
 
 def test_contract(net):
     """Lengths 1..100 at chunk 8: one chunk, many, multiples and not."""
-    torch.manual_seed(1)
-    check_contract(net, 50)
+    check_contract(net, 50, seed=1)
 
 
 def test_default_config_contract():
-    torch.manual_seed(2)
-    m = h3.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"]) == (64, 2)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec] == ["shift.0", "ssm.0", "shift.1", "ssm.1"]
-    assert spec[0]["shape"] == ["batch", 64, 3] and spec[1]["shape"] == ["batch", 2, 8, 8, 8, 16]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    layer = {"shift": ["batch", 64, 3], "ssm": ["batch", 2, 8, 8, 8, 16]}
+    check_default_config(h3.Model, {f"{name}.{i}": shape for i in range(2) for name, shape in layer.items()})
 
 
 @torch.no_grad()
@@ -66,27 +58,14 @@ def test_layer_matches_the_papers_algorithm(net):
         kvt = 2 * (C[:, None, None, :] * s).sum(-1).real + mix.D.double().view(H, 1, 1) * kv
         o = (q[:, t].view(2, H, 1, dh) @ kvt).reshape(2, 32)
         outs.append(mix.out_proj(o.float()))
-    _close(out, torch.stack(outs, 1))
-    _close(ssm_state.double(), torch.stack([s.real, s.imag], 1))
-    _close(shift_state.double(), k[:, T - Ns + 1:].transpose(1, 2))
+    close(out, torch.stack(outs, 1))
+    close(ssm_state.double(), torch.stack([s.real, s.imag], 1))
+    close(shift_state.double(), k[:, T - Ns + 1:].transpose(1, 2))
 
 
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill exported at T = 40 runs at T = 37 and 300 on onnxruntime and matches PyTorch within 1e-5."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(4)
-    m = h3.Model({"d_model": 16, "n_layers": 1, "head_dim": 4, "d_state": 4, "chunk": 8, "scan_levels": 6}, vocab=20).eval()
-    spec = m.state_spec()
-    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(m), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"],
-                 ["logits", *[f"present_{s['name']}" for s in spec]], path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (1, 37, 300):
-        ids = torch.randint(0, 20, (3, T))
-        got = sess.run(None, {"input_ids": ids.numpy()})
-        for g, w in zip(got, m(ids)):
-            _close(torch.from_numpy(g), w)
+    cfg = {"d_model": 16, "n_layers": 1, "head_dim": 4, "d_state": 4, "chunk": 8, "scan_levels": 6}
+    check_onnx_export(seeded_model(h3.Model, cfg, 20, seed=4), 20, tmp_path, lengths=(1, 37, 300), batch=3, step=False,
+                      logits_rtol=1e-5)

@@ -5,39 +5,31 @@ import pytest
 import torch
 
 import model as hgrn
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+def _bounds_and_rotations(m):
+    """Non-trivial lower bounds and rotations."""
+    m.lower_bounds.gamma.normal_()
+    for subs in m.layers:
+        subs[0].fn.theta.uniform_(-3, 3)
 
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    m = hgrn.Model({"d_model": 32, "n_layers": 3, "chunk": 8}, vocab=50).eval()
-    with torch.no_grad():                          # non-trivial bounds and rotations
-        m.lower_bounds.gamma.normal_()
-        for subs in m.layers:
-            subs[0].fn.theta.uniform_(-3, 3)
-    return m
+    cfg = {"d_model": 32, "n_layers": 3, "chunk": 8}
+    return seeded_model(hgrn.Model, cfg, 50, seed=0, prepare=_bounds_and_rotations)
 
 
 def test_contract(net):
     """Lengths 1..100 at chunk 8: one chunk, many, multiples and not."""
-    torch.manual_seed(1)
-    check_contract(net, 50)
+    check_contract(net, 50, seed=1)
 
 
 def test_default_config_contract():
-    torch.manual_seed(2)
-    m = hgrn.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"]) == (64, 2)
-    assert [s["name"] for s in m.state_spec()] == ["hidden.0", "hidden.1"]
-    assert m.state_spec()[0]["shape"] == ["batch", 2, 64]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    check_default_config(hgrn.Model, {"hidden.0": ["batch", 2, 64], "hidden.1": ["batch", 2, 64]})
 
 
 def test_lower_bounds_are_monotone_from_zero(net):
@@ -46,7 +38,7 @@ def test_lower_bounds_are_monotone_from_zero(net):
     assert torch.all(b[0] == 0)
     assert torch.all(b[1:] >= b[:-1]) and torch.all(b < 1)
     fresh = hgrn.LowerBounds(4, 3)
-    _close(torch.stack([fresh(k) for k in range(4)]), torch.arange(4.0).view(4, 1).expand(4, 3) / 4, 1e-7)
+    close(torch.stack([fresh(k) for k in range(4)]), torch.arange(4.0).view(4, 1).expand(4, 3) / 4, 1e-7)
 
 
 @torch.no_grad()
@@ -68,28 +60,15 @@ def test_hgru_matches_complex_loop(net):
         h = lam[:, t] * rot * h + (1 - lam[:, t]) * c[:, t]
         hs.append(h)
     hs = torch.stack(hs, 1)
-    _close(h_last.double(), torch.stack([h.real, h.imag], 1))
+    close(h_last.double(), torch.stack([h.real, h.imag], 1))
     g = torch.sigmoid(mix.gate_proj(u))
     ref = mix.out_proj(mix.out_norm(g * torch.cat([hs.real, hs.imag], -1).float()))
-    _close(out, ref)
+    close(out, ref)
 
 
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill exported at T = 40 runs at T = 37 and 300 on onnxruntime and matches PyTorch within 1e-5."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(4)
-    m = hgrn.Model({"d_model": 16, "n_layers": 2, "chunk": 8, "scan_levels": 6}, vocab=20).eval()
-    spec = m.state_spec()
-    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(m), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"],
-                 ["logits", *[f"present_{s['name']}" for s in spec]], path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (3, T))
-        got = sess.run(None, {"input_ids": ids.numpy()})
-        for g, w in zip(got, m(ids)):
-            _close(torch.from_numpy(g), w)
+    cfg = {"d_model": 16, "n_layers": 2, "chunk": 8, "scan_levels": 6}
+    check_onnx_export(seeded_model(hgrn.Model, cfg, 20, seed=4), 20, tmp_path, batch=3, step=False,
+                      logits_rtol=1e-5)

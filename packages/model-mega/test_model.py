@@ -5,39 +5,31 @@ import pytest
 import torch
 
 import model as mega
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+def _relative_biases(m):
+    for subs in m.layers:
+        subs[0].fn.rel_bias.normal_()
 
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    m = mega.Model({"d_model": 16, "n_layers": 2, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8}, vocab=50).eval()
-    with torch.no_grad():
-        for subs in m.layers:
-            subs[0].fn.rel_bias.normal_()
-    return m
+    cfg = {"d_model": 16, "n_layers": 2, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8}
+    return seeded_model(mega.Model, cfg, 50, seed=0, prepare=_relative_biases)
 
 
 def test_contract(net):
     """Lengths 1..100 at chunk 8: inside the first chunk, at and across chunk boundaries (the step's buffer resets)."""
-    torch.manual_seed(1)
-    check_contract(net, 50)
+    check_contract(net, 50, seed=1)
 
 
 def test_default_config_contract():
-    torch.manual_seed(2)
-    m = mega.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"]) == (64, 2)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec[:4]] == ["ema.0", "chunk_key.0", "chunk_value.0", "chunk_len.0"]
-    assert [s["shape"] for s in spec[:4]] == [["batch", 64, 16], ["batch", 32, 32], ["batch", 32, 128], ["batch", 1]]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    layer = {"ema": ["batch", 64, 16], "chunk_key": ["batch", 32, 32], "chunk_value": ["batch", 32, 128],
+             "chunk_len": ["batch", 1]}
+    check_default_config(mega.Model, {f"{name}.{i}": shape for i in range(2) for name, shape in layer.items()})
 
 
 @torch.no_grad()
@@ -53,8 +45,8 @@ def test_ema_matches_the_papers_recurrence(net):
     for t in range(29):
         h = a * ema.beta.double() * x[:, t, :, None].double() + (1 - a * dl) * h
         ys.append(torch.nn.functional.silu((ema.eta.double() * h).sum(-1) / 2 + ema.omega.double() * x[:, t].double()))
-    _close(out.double(), torch.stack(ys, 1))
-    _close(s_last.double(), h)
+    close(out.double(), torch.stack(ys, 1))
+    close(s_last.double(), h)
 
 
 @torch.no_grad()
@@ -72,7 +64,7 @@ def test_attention_is_block_diagonal(net):
     bias = mix.rel_bias[(t[:, None] - t[None, :]).clamp(0, 7)]
     scores = torch.where(same, q @ k.transpose(-1, -2) / 8 ** 0.5 + bias, torch.tensor(float("-inf")))
     o = torch.softmax(scores, -1) @ v
-    _close(got, mix._finish(x, phi, o, r, hx))
+    close(got, mix._finish(x, phi, o, r, hx))
 
 
 @torch.no_grad()
@@ -88,27 +80,13 @@ def test_buffer_holds_the_current_chunk(net, T):
     _, k = mix._gates(xn, mix.ema(xn, 8, 16)[0])[1:3]
     n = (T - 1) % 8 + 1
     assert float(count) == n
-    _close(kbuf[0, :n], k[0, T - n:])
+    close(kbuf[0, :n], k[0, T - n:])
     assert not kbuf[0, n:].any()
 
 
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill exported at T = 40 runs at T = 37 and 300 on onnxruntime and matches PyTorch within 1e-5."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(5)
-    m = mega.Model({"d_model": 16, "n_layers": 1, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8, "scan_levels": 6},
-                   vocab=20).eval()
-    spec = m.state_spec()
-    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(m), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"],
-                 ["logits", *[f"present_{s['name']}" for s in spec]], path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (1, 37, 300):
-        ids = torch.randint(0, 20, (3, T))
-        got = sess.run(None, {"input_ids": ids.numpy()})
-        for g, w in zip(got, m(ids)):
-            _close(torch.from_numpy(g), w)
+    cfg = {"d_model": 16, "n_layers": 1, "z_dim": 8, "v_dim": 32, "ema_dim": 4, "chunk": 8, "scan_levels": 6}
+    check_onnx_export(seeded_model(mega.Model, cfg, 20, seed=5), 20, tmp_path, lengths=(1, 37, 300), batch=3,
+                      step=False, logits_rtol=1e-5)

@@ -6,41 +6,33 @@ import pytest
 import torch
 
 import model as xlstm
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+def _data_dependent_gates(m):
+    """The init has zero gate weights."""
+    for subs in m.layers:
+        subs[0].fn.igate.weight.normal_(0, 0.5)
+        subs[0].fn.fgate.weight.normal_(0, 0.5)
+        subs[0].fn.fgate.bias.normal_(1, 1)
 
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8}, vocab=50).eval()
-    with torch.no_grad():                     # data-dependent gates (the init has zero gate weights)
-        for subs in m.layers:
-            subs[0].fn.igate.weight.normal_(0, 0.5)
-            subs[0].fn.fgate.weight.normal_(0, 0.5)
-            subs[0].fn.fgate.bias.normal_(1, 1)
-    return m
+    cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8}
+    return seeded_model(xlstm.Model, cfg, 50, seed=0, prepare=_data_dependent_gates)
 
 
 def test_contract(net):
     """Lengths 1..100 at chunk 8: one chunk, many, multiples and not."""
-    torch.manual_seed(1)
-    check_contract(net, 50)
+    check_contract(net, 50, seed=1)
 
 
 def test_default_config_contract():
-    torch.manual_seed(2)
-    m = xlstm.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"]) == (64, 2)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec[:4]] == ["conv.0", "C.0", "n.0", "m.0"]
-    assert [s["shape"] for s in spec[:4]] == [["batch", 128, 3], ["batch", 4, 32, 32], ["batch", 4, 32], ["batch", 4]]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    layer = {"conv": ["batch", 128, 3], "C": ["batch", 4, 32, 32], "n": ["batch", 4, 32], "m": ["batch", 4]}
+    check_default_config(xlstm.Model, {f"{name}.{i}": shape for i in range(2) for name, shape in layer.items()})
 
 
 def _cell_inputs(T, seed, ig_scale):
@@ -87,9 +79,9 @@ def test_chunked_cell_equals_unstabilised_recurrence(T):
         n = f * n + i * k[:, :, t]
         num = (q[:, :, t, None, :] @ C).squeeze(-2)
         hs.append(num / torch.clamp((q[:, :, t] * n).sum(-1, keepdim=True).abs(), min=1.0))
-    _close(h, torch.stack(hs, 2), 1e-10)
-    _close(Cp * torch.exp(m)[..., None, None], C, 1e-10)
-    _close(npr * torch.exp(m)[..., None], n, 1e-10)
+    close(h, torch.stack(hs, 2), 1e-10)
+    close(Cp * torch.exp(m)[..., None, None], C, 1e-10)
+    close(npr * torch.exp(m)[..., None], n, 1e-10)
 
 
 def test_contract_with_an_slstm_block():
@@ -124,30 +116,17 @@ def test_slstm_cell_equals_unstabilised_recurrence():
         h = torch.sigmoid(o) * c / n
         hs.append(h)
     out, _ = lay(u)
-    _close(out, lay._output(torch.stack(hs, 1)), 1e-10)
+    close(out, lay._output(torch.stack(hs, 1)), 1e-10)
 
 
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill (an mLSTM layer, then an sLSTM layer: a Scan node) exported at T = 40 runs at T = 37 and 300 on
     onnxruntime and matches PyTorch within 1e-5."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(4)
-    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": [1]},
-                    vocab=20).eval()
-    with torch.no_grad():
+    def gates_and_recurrence(m):
         m.layers[0][0].fn.igate.weight.normal_(0, 0.5)
         m.layers[1][0].fn.R.normal_(0, 0.5)
-    spec = m.state_spec()
-    batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq", min=1, max=1 << 20)
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(m), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"],
-                 ["logits", *[f"present_{s['name']}" for s in spec]], path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (3, T))
-        got = sess.run(None, {"input_ids": ids.numpy()})
-        for g, w in zip(got, m(ids)):
-            _close(torch.from_numpy(g), w)
+
+    cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": [1]}
+    m = seeded_model(xlstm.Model, cfg, 20, seed=4, prepare=gates_and_recurrence)
+    check_onnx_export(m, 20, tmp_path, batch=3, step=False, logits_rtol=1e-5)

@@ -11,8 +11,20 @@ from __future__ import annotations
 import torch
 
 
-def _close(a, b, tol):
+def close(a, b, tol: float = 1e-5):
+    """assert_close with one tolerance, absolute and relative (the family tests' default: 1e-5)."""
     torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+
+
+def seeded_model(model_cls, config: dict, vocab: int, seed: int, prepare=None):
+    """model_cls(config, vocab=vocab) in eval mode, built right after torch.manual_seed(seed); prepare(model), if
+    given, then runs under no_grad (tests move gates, decays or phases off their init so that the checks see them)."""
+    torch.manual_seed(seed)
+    model = model_cls(config, vocab=vocab).eval()
+    if prepare is not None:
+        with torch.no_grad():
+            prepare(model)
+    return model
 
 
 @torch.no_grad()
@@ -26,7 +38,7 @@ def check_parallel_matches_sequential(model, vocab: int, lengths=(1, 2, 7, 8, 9,
         assert len(fast) == len(slow) == 1 + len(model.state_spec())
         for a, b in zip(fast, slow):
             assert a.shape == b.shape, f"T={T}: {tuple(a.shape)} vs {tuple(b.shape)}"
-            _close(a, b, tol)
+            close(a, b, tol)
 
 
 @torch.no_grad()
@@ -40,7 +52,7 @@ def check_step_continues_prefill(model, vocab: int, split: int = 25, total: int 
     for t in range(split, total):
         lg, *state = model(ids[:, t : t + 1], *state)
         logits.append(lg)
-    _close(torch.cat(logits, 1), full[:, split:], tol)
+    close(torch.cat(logits, 1), full[:, split:], tol)
 
 
 @torch.no_grad()
@@ -65,11 +77,77 @@ def check_hidden_and_head(model, vocab: int):
     """Training's path (hidden, then head at chosen positions) gives the prefill logits."""
     model.eval()
     ids = torch.randint(0, vocab, (2, 11))
-    _close(model.head(model.hidden(ids)), model(ids)[0], 1e-6)
+    close(model.head(model.hidden(ids)), model(ids)[0], 1e-6)
 
 
-def check_contract(model, vocab: int, **kw):
+def check_contract(model, vocab: int, *, seed: int | None = None, **kw):
+    """All of the above; seed, if given, seeds torch's generator first (a module fixture's model is built earlier)."""
+    if seed is not None:
+        torch.manual_seed(seed)
     check_state_spec(model, vocab)
     check_hidden_and_head(model, vocab)
     check_parallel_matches_sequential(model, vocab, **kw)
     check_step_continues_prefill(model, vocab)
+
+
+def check_default_config(model_cls, states: dict, *, seed: int = 2, lengths=(1, 31, 32, 33, 70), vocab: int = 40,
+                         d_model: int = 64, n_layers: int = 2):
+    """Model({}) (the family's defaults) is d_model wide and n_layers deep, its state_spec() is `states` ({name: shape},
+    in order), and its prefill equals the recurrence at `lengths` (batch 2; the defaults straddle a chunk of 32).
+    Returns the model for the family's own checks."""
+    model = seeded_model(model_cls, {}, vocab, seed)
+    assert (model.config["d_model"], model.config["n_layers"]) == (d_model, n_layers)
+    assert [(s["name"], s["shape"]) for s in model.state_spec()] == list(states.items())
+    check_parallel_matches_sequential(model, vocab, lengths=lengths, batch=2)
+    return model
+
+
+def check_onnx_export(model, vocab: int, directory, *, trace_len: int = 40, lengths=(37, 300), batch: int = 2,
+                      tol: float = 1e-5, logits_rtol: float = 0.0, step: bool = True, opset: int | None = None):
+    """Export prefill.onnx (dynamic batch and seq, traced at trace_len tokens) and, with step, step.onnx (dynamic batch,
+    traced with a 5-token prefill's state) into directory with export.export_graph, as the exporter does; then, on
+    onnxruntime, for `batch` sequences of each length in lengths:
+      prefill.onnx's logits equal PyTorch's within tol absolute (logits_rtol relative), its final states within tol
+      absolute and relative (states that sum hundreds of terms carry their float32 round-off);
+      with step, stepping step.onnx token by token from init_state gives the same logits and final states, to the
+      same tolerances.
+    opset: export.DEFAULT_OPSET unless given."""
+    from torch.export import Dim
+
+    from . import export  # onnx and onnxruntime: imported by the tests that export only
+
+    opset = export.DEFAULT_OPSET if opset is None else opset
+    spec = model.state_spec()
+    batch_dim, seq_dim = Dim("batch", min=1, max=1024), Dim("seq", min=1, max=export.MAX_SEQ)
+    outs = ["logits", *[f"present_{s['name']}" for s in spec]]
+    ids = torch.randint(0, vocab, (2, trace_len))
+    pre_path, step_path = directory / "prefill.onnx", directory / "step.onnx"
+    export.export_graph(export.Prefill(model), (ids.clone(),), ({0: batch_dim, 1: seq_dim},), ["input_ids"], outs,
+                        pre_path, {("input_ids", 0): "batch", ("input_ids", 1): "seq"}, opset)
+    prefill = export.ort_session(pre_path)
+    if step:
+        with torch.no_grad():
+            past = tuple(p.clone() for p in model(ids[:, :5].clone())[1:])
+        export.export_graph(export.Step(model), (ids[:, :1].clone(), *past),
+                            ({0: batch_dim}, tuple({0: batch_dim} for _ in spec)),
+                            ["input_ids", *[f"past_{s['name']}" for s in spec]], outs, step_path, {}, opset)
+        stepper = export.ort_session(step_path)
+        past_names = [i.name for i in stepper.get_inputs()][1:]
+    for T in lengths:
+        ids = torch.randint(0, vocab, (batch, T))
+        with torch.no_grad():
+            logits, *states = model(ids)
+        got, *got_states = prefill.run(None, {"input_ids": ids.numpy()})
+        assert len(got_states) == len(states) == len(spec), f"T={T}: {len(got_states)} states from ONNX, {len(states)}"
+        torch.testing.assert_close(torch.from_numpy(got), logits, atol=tol, rtol=logits_rtol)
+        for a, ref in zip(got_states, states):
+            close(torch.from_numpy(a), ref, tol)
+        if not step:
+            continue
+        past, steps = [p.numpy() for p in model.init_state(batch)], []
+        for t in range(T):
+            lg, *past = stepper.run(None, {"input_ids": ids[:, t : t + 1].numpy(), **dict(zip(past_names, past))})
+            steps.append(torch.from_numpy(lg))
+        torch.testing.assert_close(torch.cat(steps, 1), logits, atol=tol, rtol=logits_rtol)
+        for b, ref in zip(past, states):
+            close(torch.from_numpy(b), ref, tol)
