@@ -20,7 +20,8 @@ doubling scan across chunks, dynamic length on export); `step` is the recurrence
 (re, im) pairs: ONNX has no complex dtype). Lambda and gamma are computed in float64 from the parameters and
 rounded once, so torch and onnxruntime use the same float32 Lambda (whose powers the scan takes in float64).
 
-The LM shell (embedding, residual sub-layers, tied head, prefill/step contract) is ssmbench_trainer.lm.CausalLM.
+The layer's scan/step/output and the LM (ssmbench_trainer.lm.CausalLM: embedding, residual sub-layers, tied head,
+prefill/step contract) are shared with S5 and S4D: ssmbench_trainer.diagscan.DiagSSM and DiagLM.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
-from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.lm import state
 
 FAMILY = "lru"
 VARIANT = "lru (exponential parameterisation, ring init, gamma normalisation)"
@@ -49,8 +50,9 @@ DEFAULT_CONFIG = {
 }
 
 
-class LRULayer(nn.Module):
-    """The LRU plus D, then GELU -> GLU. State: h [B, N, 2]."""
+class LRULayer(ds.DiagSSM):
+    """The LRU plus D, then GELU -> GLU (forward: the chunked parallel scan; step: h <- Lambda h + gamma B u).
+    State: h [B, N, 2]."""
 
     def __init__(self, d_model: int, d_state: int = 64, r_min: float = 0.9, r_max: float = 0.999,
                  max_phase: float = 2 * math.pi, chunk: int = 32, scan_levels: int = 16):
@@ -71,7 +73,7 @@ class LRULayer(nn.Module):
     def state_spec(self, layer: int):
         return [state("ssm", layer, self.N, 2)]
 
-    def lam_gamma_b(self):
+    def discrete(self):
         """(Lambda [N], gamma B [N, H]) complex (re, im), computed in float64, in the parameters' dtype."""
         lam = ds.cexp((-torch.exp(self.nu_log.double()), torch.exp(self.theta_log.double())))
         lam = (lam[0].to(self.B.dtype), lam[1].to(self.B.dtype))
@@ -79,34 +81,10 @@ class LRULayer(nn.Module):
         b = ds.unstack(self.B)
         return lam, (gamma * b[0], gamma * b[1])
 
-    def _output(self, u, h):
-        """y = Re(C h) + D u, then GELU -> GLU."""
-        return self.out(ds.re_linear(h, ds.unstack(self.C)) + self.D * u)
 
-    def forward(self, u):
-        """u [B, T, H] -> (out [B, T, H], [h_{T-1} [B, N, 2]]): the chunked parallel scan."""
-        lam, gb = self.lam_gamma_b()
-        h, last = ds.diag_scan(lam, ds.rc_linear(u, gb), self.chunk, self.scan_levels)
-        return self._output(u, h), [ds.stack(last)]
-
-    def step(self, u, states):
-        """u [B, H], states [h [B, N, 2]]: h <- Lambda h + gamma B u."""
-        lam, gb = self.lam_gamma_b()
-        h = ds.diag_step(lam, ds.unstack(states[0]), ds.rc_linear(u, gb))
-        return self._output(u, h), [ds.stack(h)]
-
-
-class Model(CausalLM):
+class Model(ds.DiagLM):
     """LRU residual blocks (plus an optional MLP) in the shared LM shell."""
 
     def __init__(self, config: dict, vocab: int):
-        c = {**DEFAULT_CONFIG, **config}
-        d = c["d_model"]
-        layers = []
-        for _ in range(c["n_layers"]):
-            subs = [LRULayer(d, c["d_state"], c["r_min"], c["r_max"], c["max_phase"], c["chunk"], c["scan_levels"])]
-            if c["mlp_factor"]:
-                subs.append(Stateless(GeluMLP(d, c["mlp_factor"] * d)))
-            layers.append(subs)
-        super().__init__(vocab, d, layers, norm=c["norm"])
-        self.config = c
+        super().__init__(config, vocab, DEFAULT_CONFIG, lambda c: LRULayer(
+            c["d_model"], c["d_state"], c["r_min"], c["r_max"], c["max_phase"], c["chunk"], c["scan_levels"]))

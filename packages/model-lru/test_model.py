@@ -3,36 +3,26 @@ step vs prefill), the layer against the paper's equations evaluated literally in
 initialisation and gamma normalisation, and an ONNX export of the prefill with a dynamic length."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
 import model as lru
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
-
-
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
 
 
 @pytest.mark.parametrize("cfg", [{}, {"r_min": 0.0, "r_max": 1.0, "mlp_factor": 2}])
 def test_contract(cfg):
     """Chunk 8: the contract's lengths 1..100 are on and off chunk boundaries, one chunk and many."""
-    torch.manual_seed(0)
-    net = lru.Model({"d_model": 16, "n_layers": 2, "chunk": 8, **cfg}, vocab=30).eval()
-    check_contract(net, 30)
+    check_contract(seeded_model(lru.Model, {"d_model": 16, "n_layers": 2, "chunk": 8, **cfg}, 30, seed=0), 30)
 
 
 def test_default_config_contract():
     """Default config (|Lambda| up to 0.999: long memories) at lengths around the chunk and well past it."""
-    torch.manual_seed(1)
-    m = lru.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"], m.config["d_state"], m.config["chunk"]) == (64, 2, 64, 32)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec] == ["ssm.0", "ssm.1"] and spec[0]["shape"] == ["batch", 64, 2]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70, 300), batch=2)
+    m = check_default_config(lru.Model, {"ssm.0": ["batch", 64, 2], "ssm.1": ["batch", 64, 2]}, seed=1,
+                             lengths=(1, 31, 32, 33, 70, 300))
+    assert (m.config["d_state"], m.config["chunk"]) == (64, 32)
 
 
 @torch.no_grad()
@@ -53,8 +43,8 @@ def test_layer_is_the_papers_equations(T):
         ys.append((h @ C.T).real + layer.D.double() * u[:, t].double())
     ref = layer.out(torch.stack(ys, 1).float())
     out, (state,) = layer(u)
-    _close(out, ref)
-    _close(torch.view_as_complex(state.double().contiguous()), h, 1e-5)
+    close(out, ref)
+    close(torch.view_as_complex(state.double().contiguous()), h, 1e-5)
 
 
 @torch.no_grad()
@@ -69,7 +59,7 @@ def test_ring_init_and_normalisation():
     # uniform on the ring in area: |Lambda|^2 is uniform on [r_min^2, r_max^2]
     mid = (r_min ** 2 + r_max ** 2) / 2
     assert abs(float((mod ** 2 < mid).double().mean()) - 0.5) < 0.04
-    _close(torch.exp(layer.gamma_log.double()), torch.sqrt(1 - mod ** 2), 1e-6)
+    close(torch.exp(layer.gamma_log.double()), torch.sqrt(1 - mod ** 2), 1e-6)
     # B and C scales: E|B_ij|^2 = 1/H, E|C_ij|^2 = 2/N
     assert abs(float(layer.B.pow(2).sum(-1).mean()) * 16 - 1) < 0.05
     assert abs(float(layer.C.pow(2).sum(-1).mean()) * 4000 / 2 - 1) < 0.05
@@ -78,19 +68,5 @@ def test_ring_init_and_normalisation():
 def test_onnx_prefill_dynamic_length(tmp_path):
     """prefill.onnx traced at 40 tokens runs at 37 and 300 (chunk 32, 4 scan levels: up to 512) and matches PyTorch
     within 1e-5 on onnxruntime, logits and final state."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(6)
-    net = lru.Model({"d_model": 16, "n_layers": 1, "scan_levels": 4}, vocab=20).eval()
-    batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("seq", min=1, max=512)
-    names = ["logits", *[f"present_{s['name']}" for s in net.state_spec()]]
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(net), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"], names, path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (2, T))
-        with torch.no_grad():
-            ref = net(ids)
-        for o, r in zip(sess.run(None, {"input_ids": ids.numpy()}), ref):
-            np.testing.assert_allclose(o, r.numpy(), atol=1e-5, rtol=1e-5)
+    net = seeded_model(lru.Model, {"d_model": 16, "n_layers": 1, "scan_levels": 4}, 20, seed=6)
+    check_onnx_export(net, 20, tmp_path, step=False, logits_rtol=1e-5, opset=18)

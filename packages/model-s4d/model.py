@@ -46,7 +46,8 @@ Forms (all compute the same function; test_model.py checks each against the othe
     dynamic at opset 18 and the result matches the recurrence to float32 round-off. Memory O(T H + T/Q H M).
   * `kernel(L)` + a direct causal convolution: the tests' reference for the kernel formula.
 
-The LM shell (embedding, residual sub-layers, tied head, prefill/step contract) is ssmbench_trainer.lm.CausalLM.
+The LM (ssmbench_trainer.lm.CausalLM: embedding, residual sub-layers, tied head, prefill/step contract; layers
+stacked as for S5 and LRU) is ssmbench_trainer.diagscan.DiagLM.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ import torch
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
-from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.lm import state
 
 FAMILY = "s4d"
 VARIANT = "s4d (S4D-Lin init, ZOH)"
@@ -209,18 +210,11 @@ class S4DLayer(nn.Module):
         return self.out(y), [ds.stack(h)]
 
 
-class Model(CausalLM):
+class Model(ds.DiagLM):
     """S4D (or DSS) blocks, each a pre-norm residual sub-layer (plus an optional MLP), in the shared LM shell."""
 
     def __init__(self, config: dict, vocab: int):
-        c = {**DEFAULT_CONFIG, **config}
-        d = c["d_model"]
-        layers = []
-        for _ in range(c["n_layers"]):
-            subs = [S4DLayer(d, c["d_state"], c["variant"], c["dt_min"], c["dt_max"], c["dss_length"], c["chunk"], c["scan_levels"])]
-            if c["mlp_factor"]:
-                subs.append(Stateless(GeluMLP(d, c["mlp_factor"] * d)))
-            layers.append(subs)
-        super().__init__(vocab, d, layers, norm=c["norm"])
-        self.config = c
-        self.variant = VARIANTS[c["variant"]]
+        super().__init__(config, vocab, DEFAULT_CONFIG, lambda c: S4DLayer(
+            c["d_model"], c["d_state"], c["variant"], c["dt_min"], c["dt_max"], c["dss_length"], c["chunk"],
+            c["scan_levels"]))
+        self.variant = VARIANTS[self.config["variant"]]

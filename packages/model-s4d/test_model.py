@@ -3,42 +3,32 @@ recurrence, step vs prefill) for every variant, the kernel against the papers' c
 the prefill against a direct causal convolution, the inits, and an ONNX export of the prefill with a dynamic length."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
 import model as s4d
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import (check_contract, check_default_config, check_onnx_export,
+                                      check_parallel_matches_sequential, close, seeded_model)
 
 torch.set_num_threads(1)
 
 VARIANTS = ["s4d", "dss", "dss-exp"]
 
 
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_contract(variant):
     """Chunk 8: the contract's lengths 1..100 are on and off chunk boundaries, one chunk and many."""
-    torch.manual_seed(0)
-    net = s4d.Model({"d_model": 16, "n_layers": 2, "variant": variant, "chunk": 8}, vocab=30).eval()
-    check_contract(net, 30)
+    cfg = {"d_model": 16, "n_layers": 2, "variant": variant, "chunk": 8}
+    check_contract(seeded_model(s4d.Model, cfg, 30, seed=0), 30)
 
 
 def test_default_config_contract():
-    torch.manual_seed(1)
-    m = s4d.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"], m.config["d_state"], m.config["chunk"]) == (64, 2, 64, 32)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec] == ["ssm.0", "ssm.1"] and spec[0]["shape"] == ["batch", 64, 32, 2]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    m = check_default_config(s4d.Model, {"ssm.0": ["batch", 64, 32, 2], "ssm.1": ["batch", 64, 32, 2]}, seed=1)
+    assert (m.config["d_state"], m.config["chunk"]) == (64, 32)
 
 
 def test_mlp_sublayer_option():
-    torch.manual_seed(2)
-    m = s4d.Model({"d_model": 16, "n_layers": 1, "mlp_factor": 2, "chunk": 4}, vocab=20).eval()
+    m = seeded_model(s4d.Model, {"d_model": 16, "n_layers": 1, "mlp_factor": 2, "chunk": 4}, 20, seed=2)
     assert len(m.layers[0]) == 2
     check_parallel_matches_sequential(m, 20, lengths=(5, 13), batch=2)
 
@@ -79,7 +69,7 @@ def test_kernel_is_the_papers(variant):
     # K uses powers of the float32 Abar the step uses (relative error ~ k * 1e-7 against exact e^(Lambda dt k)),
     # which the growing modes (|Abar| > 1) weight up: a looser bound there.
     tol = 1e-4 if variant == "dss" else 1e-5
-    _close(K.double(), ref, tol * float(ref.abs().max()))
+    close(K.double(), ref, tol * float(ref.abs().max()))
 
 
 @torch.no_grad()
@@ -98,7 +88,7 @@ def test_prefill_is_a_causal_convolution(variant, T):
     lag = t[:, None] - t[None, :]
     toe = torch.where(lag >= 0, K[:, lag.clamp(min=0)], torch.zeros(()))    # [H, T, T]
     ref = (toe @ u.permute(2, 1, 0)).permute(2, 1, 0)                       # [B, T, H]
-    _close(y, ref, 1e-5 * max(1.0, float(ref.abs().max())))
+    close(y, ref, 1e-5 * max(1.0, float(ref.abs().max())))
 
 
 @torch.no_grad()
@@ -113,8 +103,8 @@ def test_dss_with_growing_modes_matches_its_recurrence():
 def test_inits():
     torch.manual_seed(5)
     layer = s4d.S4DLayer(4, 8)
-    _close(-torch.exp(layer.log_A_real), torch.full((4, 4), -0.5))
-    _close(layer.A_imag, math.pi * torch.arange(4.0).repeat(4, 1))          # S4D-Lin: A_n = -1/2 + i pi n
+    close(-torch.exp(layer.log_A_real), torch.full((4, 4), -0.5))
+    close(layer.A_imag, math.pi * torch.arange(4.0).repeat(4, 1))          # S4D-Lin: A_n = -1/2 + i pi n
     dt = torch.exp(layer.log_dt)
     assert ((dt >= 1e-3 - 1e-9) & (dt <= 0.1 + 1e-9)).all()
     dss = s4d.S4DLayer(4, 8, variant="dss")
@@ -123,7 +113,7 @@ def test_inits():
     x = 2 * torch.arange(8, dtype=torch.float64) + 1
     hippo = torch.sqrt(x[:, None] * x[None, :]).tril(-1)
     ev = torch.linalg.eigvals((hippo - hippo.T) / 2)
-    _close(torch.sort(ev.imag[ev.imag > 0], descending=True).values.float(), dss.Lambda_im)
+    close(torch.sort(ev.imag[ev.imag > 0], descending=True).values.float(), dss.Lambda_im)
 
 
 def test_variant_names_the_paper():
@@ -135,19 +125,5 @@ def test_onnx_prefill_dynamic_length(tmp_path, variant="s4d"):
     """prefill.onnx traced at 40 tokens runs at 37 and 300 (chunk 32, 4 scan levels: up to 512) and matches PyTorch
     within 1e-5 on onnxruntime, logits and final state. (Checked once for "dss" as well while writing: the same
     graph plus DSS_softmax's float64 normaliser; one export here keeps the test fast.)"""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(6)
-    net = s4d.Model({"d_model": 16, "n_layers": 1, "variant": variant, "scan_levels": 4}, vocab=20).eval()
-    batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("seq", min=1, max=512)
-    names = ["logits", *[f"present_{s['name']}" for s in net.state_spec()]]
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(net), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"], names, path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (2, T))
-        with torch.no_grad():
-            ref = net(ids)
-        for o, r in zip(sess.run(None, {"input_ids": ids.numpy()}), ref):
-            np.testing.assert_allclose(o, r.numpy(), atol=1e-5, rtol=1e-5)
+    net = seeded_model(s4d.Model, {"d_model": 16, "n_layers": 1, "variant": variant, "scan_levels": 4}, 20, seed=6)
+    check_onnx_export(net, 20, tmp_path, step=False, logits_rtol=1e-5, opset=18)

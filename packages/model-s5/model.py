@@ -28,7 +28,8 @@ Lambdabar: log2(chunk) doubling levels inside a chunk, a doubling scan across ch
 discretisation runs in float64 from the parameters (see S4D's model.py: one float32 ulp of Delta, which torch
 and onnxruntime can disagree on, moves Lambdabar^k by k ulps).
 
-The LM shell (embedding, residual sub-layers, tied head, prefill/step contract) is ssmbench_trainer.lm.CausalLM.
+The layer's scan/step/output and the LM (ssmbench_trainer.lm.CausalLM: embedding, residual sub-layers, tied head,
+prefill/step contract) are shared with LRU and S4D: ssmbench_trainer.diagscan.DiagSSM and DiagLM.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ import torch
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
-from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.lm import state
 
 FAMILY = "s5"
 VARIANT = "s5 (HiPPO-N init, ZOH, conjugate symmetry)"
@@ -71,8 +72,11 @@ def hippo_n(n: int):
     return torch.complex(re.expand(n), im), V
 
 
-class S5Layer(nn.Module):
-    """The S5 SSM (MIMO, diagonal, conjugate-symmetric) plus D, then GELU -> GLU. State: x [B, M, 2]."""
+class S5Layer(ds.DiagSSM):
+    """The S5 SSM (MIMO, diagonal, conjugate-symmetric) plus D, then GELU -> GLU: y = 2 Re(C~ x) + D u (forward: the
+    chunked parallel scan; step: x <- Lambdabar x + Bbar u). State: x [B, M, 2]."""
+
+    scale = 2                                                       # conjugate symmetry
 
     def __init__(self, d_model: int, d_state: int = 64, blocks: int = 1, dt_min: float = 1e-3, dt_max: float = 0.1,
                  clip_eigs: bool = True, chunk: int = 32, scan_levels: int = 16):
@@ -116,34 +120,11 @@ class S5Layer(nn.Module):
         dt = self.B.dtype
         return tuple(x.to(dt) for x in ds.cexp(z)), tuple(x.to(dt) for x in bbar)
 
-    def _output(self, u, x):
-        """y = 2 Re(C~ x) + D u, then GELU -> GLU."""
-        return self.out(2 * ds.re_linear(x, ds.unstack(self.C)) + self.D * u)
 
-    def forward(self, u):
-        """u [B, T, H] -> (out [B, T, H], [x_{T-1} [B, M, 2]]): the chunked parallel scan."""
-        a, bbar = self.discrete()
-        x, last = ds.diag_scan(a, ds.rc_linear(u, bbar), self.chunk, self.scan_levels)
-        return self._output(u, x), [ds.stack(last)]
-
-    def step(self, u, states):
-        """u [B, H], states [x [B, M, 2]]: x <- Lambdabar x + Bbar u."""
-        a, bbar = self.discrete()
-        x = ds.diag_step(a, ds.unstack(states[0]), ds.rc_linear(u, bbar))
-        return self._output(u, x), [ds.stack(x)]
-
-
-class Model(CausalLM):
+class Model(ds.DiagLM):
     """S5 layers, each a pre-norm residual sub-layer (plus an optional MLP), in the shared LM shell."""
 
     def __init__(self, config: dict, vocab: int):
-        c = {**DEFAULT_CONFIG, **config}
-        d = c["d_model"]
-        layers = []
-        for _ in range(c["n_layers"]):
-            subs = [S5Layer(d, c["d_state"], c["blocks"], c["dt_min"], c["dt_max"], c["clip_eigs"], c["chunk"], c["scan_levels"])]
-            if c["mlp_factor"]:
-                subs.append(Stateless(GeluMLP(d, c["mlp_factor"] * d)))
-            layers.append(subs)
-        super().__init__(vocab, d, layers, norm=c["norm"])
-        self.config = c
+        super().__init__(config, vocab, DEFAULT_CONFIG, lambda c: S5Layer(
+            c["d_model"], c["d_state"], c["blocks"], c["dt_min"], c["dt_max"], c["clip_eigs"], c["chunk"],
+            c["scan_levels"]))

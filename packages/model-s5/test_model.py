@@ -3,35 +3,24 @@ step vs prefill), the layer against the paper's equations evaluated literally in
 and an ONNX export of the prefill with a dynamic length."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
 import model as s5
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_default_config, check_onnx_export, close, seeded_model
 
 torch.set_num_threads(1)
-
-
-def _close(a, b, tol=1e-5):
-    torch.testing.assert_close(a, b, atol=tol, rtol=tol)
 
 
 @pytest.mark.parametrize("cfg", [{}, {"blocks": 4, "d_state": 32}, {"clip_eigs": False, "mlp_factor": 2}])
 def test_contract(cfg):
     """Chunk 8: the contract's lengths 1..100 are on and off chunk boundaries, one chunk and many."""
-    torch.manual_seed(0)
-    net = s5.Model({"d_model": 16, "n_layers": 2, "chunk": 8, **cfg}, vocab=30).eval()
-    check_contract(net, 30)
+    check_contract(seeded_model(s5.Model, {"d_model": 16, "n_layers": 2, "chunk": 8, **cfg}, 30, seed=0), 30)
 
 
 def test_default_config_contract():
-    torch.manual_seed(1)
-    m = s5.Model({}, vocab=40).eval()
-    assert (m.config["d_model"], m.config["n_layers"], m.config["d_state"], m.config["chunk"]) == (64, 2, 64, 32)
-    spec = m.state_spec()
-    assert [s["name"] for s in spec] == ["ssm.0", "ssm.1"] and spec[0]["shape"] == ["batch", 32, 2]
-    check_parallel_matches_sequential(m, 40, lengths=(1, 31, 32, 33, 70), batch=2)
+    m = check_default_config(s5.Model, {"ssm.0": ["batch", 32, 2], "ssm.1": ["batch", 32, 2]}, seed=1)
+    assert (m.config["d_state"], m.config["chunk"]) == (64, 32)
 
 
 @torch.no_grad()
@@ -55,8 +44,8 @@ def test_layer_is_the_papers_equations(T):
         ys.append(2 * (x @ C.T).real + layer.D.double() * u[:, t].double())
     ref = layer.out(torch.stack(ys, 1).float())
     out, (state,) = layer(u)
-    _close(out, ref)
-    _close(torch.view_as_complex(state.double().contiguous()), x, 1e-5)
+    close(out, ref)
+    close(torch.view_as_complex(state.double().contiguous()), x, 1e-5)
 
 
 def test_hippo_n_init():
@@ -69,10 +58,10 @@ def test_hippo_n_init():
     assert math.isclose(A[2, 2], -3) and math.isclose(A[3, 1], -math.sqrt(7 * 3)) and A[1, 3] == 0   # -(n+1) on the diagonal
     p = torch.sqrt(torch.arange(n, dtype=torch.float64) + 0.5)
     AN = (A + p[:, None] * p[None, :]).to(torch.complex128)
-    _close(AN @ V, V * lam, 1e-10)
-    _close(V.conj().T @ V, torch.eye(n, dtype=torch.complex128), 1e-10)
-    _close(lam.real, torch.full((n,), -0.5, dtype=torch.float64), 1e-12)
-    _close(torch.sort(lam.imag[: n // 2]).values, -torch.sort(lam.imag[n // 2:], descending=True).values, 1e-10)
+    close(AN @ V, V * lam, 1e-10)
+    close(V.conj().T @ V, torch.eye(n, dtype=torch.complex128), 1e-10)
+    close(lam.real, torch.full((n,), -0.5, dtype=torch.float64), 1e-12)
+    close(torch.sort(lam.imag[: n // 2]).values, -torch.sort(lam.imag[n // 2:], descending=True).values, 1e-10)
     layer = s5.S5Layer(4, 2 * n)
     assert layer.M == n and (layer.Lambda_im < 0).all()
     dt = torch.exp(layer.log_step)
@@ -82,19 +71,5 @@ def test_hippo_n_init():
 def test_onnx_prefill_dynamic_length(tmp_path):
     """prefill.onnx traced at 40 tokens runs at 37 and 300 (chunk 32, 4 scan levels: up to 512) and matches PyTorch
     within 1e-5 on onnxruntime, logits and final state."""
-    ort = pytest.importorskip("onnxruntime")
-    from ssmbench_trainer.export import Prefill, export_graph
-
-    torch.manual_seed(6)
-    net = s5.Model({"d_model": 16, "n_layers": 1, "scan_levels": 4}, vocab=20).eval()
-    batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("seq", min=1, max=512)
-    names = ["logits", *[f"present_{s['name']}" for s in net.state_spec()]]
-    path = tmp_path / "prefill.onnx"
-    export_graph(Prefill(net), (torch.randint(0, 20, (2, 40)),), ({0: batch, 1: seq},), ["input_ids"], names, path, {}, 18)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for T in (37, 300):
-        ids = torch.randint(0, 20, (2, T))
-        with torch.no_grad():
-            ref = net(ids)
-        for o, r in zip(sess.run(None, {"input_ids": ids.numpy()}), ref):
-            np.testing.assert_allclose(o, r.numpy(), atol=1e-5, rtol=1e-5)
+    net = seeded_model(s5.Model, {"d_model": 16, "n_layers": 1, "scan_levels": 4}, 20, seed=6)
+    check_onnx_export(net, 20, tmp_path, step=False, logits_rtol=1e-5, opset=18)

@@ -59,6 +59,23 @@ const readout = {
   ours: () => "the label token, predicted after the last input token (causal, one contract for every task)",
 };
 
+/** S4's (sequential or permuted) MNIST entry: the pixel-sequence settings beside S4's one published accuracy. */
+function s4Mnist(task: string, summary: string, accuracy: string): PublishedSettings {
+  return {
+    source: `S4 (Gu, Goel & Ré, 2021), ${task}`,
+    arxiv: "2111.00396",
+    summary,
+    theirs: "S4",
+    rows: [
+      { label: "pixels read (sequence length)", theirs: "784 (28x28)", ours: (c) => String(Number(c.task.params.side ?? 0) ** 2 || "—") },
+      { label: "pixel input", theirs: "grey level as a real number", ours: () => "grey level 0..255 as a token id" },
+      readout,
+      ...budgetRows,
+    ],
+    figures: [{ caption: `S4: ${task} test accuracy (%)`, header: ["model", "accuracy"], rows: [["S4", accuracy]] }],
+  };
+}
+
 /** Published settings per task id; a task without an entry gets no "Published" section. */
 export const published: Record<string, PublishedSettings> = {
   mqar: {
@@ -139,38 +156,20 @@ export const published: Record<string, PublishedSettings> = {
       },
     ],
   },
-  smnist: {
-    source: "S4 (Gu, Goel & Ré, 2021), sequential MNIST",
-    arxiv: "2111.00396",
-    summary:
-      "S4's test accuracy on sequential MNIST: the 784 pixels of a digit read one at a time, then the class. " +
+  smnist: s4Mnist(
+    "sequential MNIST",
+    "S4's test accuracy on sequential MNIST: the 784 pixels of a digit read one at a time, then the class. " +
       "Our checkpoints read 14x14 images (2x2 averages, 196 tokens) by default and are evaluated at the full 28x28 as well (the columns above); " +
       "they are far smaller than S4's and trained for far less.",
-    theirs: "S4",
-    rows: [
-      { label: "pixels read (sequence length)", theirs: "784 (28x28)", ours: (c) => String(Number(c.task.params.side ?? 0) ** 2 || "—") },
-      { label: "pixel input", theirs: "grey level as a real number", ours: () => "grey level 0..255 as a token id" },
-      readout,
-      ...budgetRows,
-    ],
-    figures: [{ caption: "S4: sequential MNIST test accuracy (%)", header: ["model", "accuracy"], rows: [["S4", "99.63"]] }],
-  },
-  psmnist: {
-    source: "S4 (Gu, Goel & Ré, 2021), permuted sequential MNIST",
-    arxiv: "2111.00396",
-    summary:
-      "S4's test accuracy on permuted sequential MNIST: the pixels in one fixed random order, so neighbouring pixels " +
+    "99.63",
+  ),
+  psmnist: s4Mnist(
+    "permuted sequential MNIST",
+    "S4's test accuracy on permuted sequential MNIST: the pixels in one fixed random order, so neighbouring pixels " +
       "lie far apart in time. Ours use their own fixed permutation (seeded; see datasets/psmnist/card.md), " +
       "read 14x14 images by default and are evaluated at 28x28 as well.",
-    theirs: "S4",
-    rows: [
-      { label: "pixels read (sequence length)", theirs: "784 (28x28)", ours: (c) => String(Number(c.task.params.side ?? 0) ** 2 || "—") },
-      { label: "pixel input", theirs: "grey level as a real number", ours: () => "grey level 0..255 as a token id" },
-      readout,
-      ...budgetRows,
-    ],
-    figures: [{ caption: "S4: permuted sequential MNIST test accuracy (%)", header: ["model", "accuracy"], rows: [["S4", "98.70"]] }],
-  },
+    "98.70",
+  ),
   listops: {
     source: "Long Range Arena (Tay et al., 2020), ListOps",
     arxiv: "2011.04006",

@@ -19,7 +19,9 @@ chunks whatever the length (at most Q * 2^levels positions); eager mode runs jus
 extra levels add zeros).
 
 Also here, because all three families use them: complex helpers (cmul, cexp, cexpm1, cdiv, rc_linear,
-re_linear), and the "GELU then GLU" output block that the S4D, S5 and LRU papers' code put after the SSM.
+re_linear), the "GELU then GLU" output block that the S4D, S5 and LRU papers' code put after the SSM, the MIMO
+layer that S5 and LRU share (DiagSSM: the scan or the step, Re(C h) + D u, GELU -> GLU) and the LM that stacks
+the three families' layers (DiagLM).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .lm import CausalLM, GeluMLP, Stateless
 from .numerics import gelu  # exports in float64 too (onnxruntime has no double Erf)
 
 Complex = tuple[torch.Tensor, torch.Tensor]   # (re, im)
@@ -268,3 +271,52 @@ class GeluGLU(nn.Module):
     def forward(self, y):
         v, g = self.proj(gelu(y)).chunk(2, dim=-1)
         return v * torch.sigmoid(g)
+
+
+class DiagSSM(nn.Module):
+    """A MIMO diagonal SSM over H channels with N complex states, the D skip, then GELU -> GLU (S5, LRU):
+
+        h_t = a h_{t-1} + b u_t,      y_t = scale Re(C h_t) + D u_t,      out_t = GeluGLU(y_t)
+
+    A subclass defines discrete() -> (a [N], b [N, H]), complex (re, im) in the parameters' dtype, and sets C
+    [H, N, 2], D [H], out (a GeluGLU(H)), chunk and scan_levels; scale is 2 where the state keeps one of each
+    conjugate pair (S5). State: h [B, N, 2]."""
+
+    scale = 1
+
+    def _output(self, u, h):
+        """y = scale Re(C h) + D u, then GELU -> GLU."""
+        y = re_linear(h, unstack(self.C))
+        if self.scale != 1:                     # S5 (LRU's graph gets no Mul by 1)
+            y = self.scale * y
+        return self.out(y + self.D * u)
+
+    def forward(self, u):
+        """u [B, T, H] -> (out [B, T, H], [h_{T-1} [B, N, 2]]): the chunked parallel scan."""
+        a, b = self.discrete()
+        h, last = diag_scan(a, rc_linear(u, b), self.chunk, self.scan_levels)
+        return self._output(u, h), [stack(last)]
+
+    def step(self, u, states):
+        """u [B, H], states [h [B, N, 2]]: h <- a h + b u."""
+        a, b = self.discrete()
+        h = diag_step(a, unstack(states[0]), rc_linear(u, b))
+        return self._output(u, h), [stack(h)]
+
+
+class DiagLM(CausalLM):
+    """The LM of the diagonal SSM families: config = {**defaults, **config}; n_layers pre-norm residual blocks, each
+    layer(config) (the SSM then GELU -> GLU) plus, when mlp_factor > 0, a GELU MLP sub-layer of that width factor;
+    d_model wide, config norm ("layer" or "rms")."""
+
+    def __init__(self, config: dict, vocab: int, defaults: dict, layer):
+        c = {**defaults, **config}
+        d = c["d_model"]
+        layers = []
+        for _ in range(c["n_layers"]):
+            subs = [layer(c)]
+            if c["mlp_factor"]:
+                subs.append(Stateless(GeluMLP(d, c["mlp_factor"] * d)))
+            layers.append(subs)
+        super().__init__(vocab, d, layers, norm=c["norm"])
+        self.config = c
