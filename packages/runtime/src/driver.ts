@@ -136,7 +136,7 @@ export class RecurrentDriver {
     for (const s of this.spec.states) {
       const dims = s.shape.map((d) => (d === "batch" ? batch : d === "past_seq" ? pastSeq : Number(d)));
       if (s.dtype !== "float32" && s.dtype !== "float64") throw new UserError(`state ${s.name} is ${s.dtype}: filledState fills float32 or float64 states only`);
-      const data = s.dtype === "float64" ? new Float64Array(dims.reduce((a, b) => a * b, 1)) : new Float32Array(dims.reduce((a, b) => a * b, 1));
+      const data = zeros(s, dims.reduce((a, b) => a * b, 1)) as Float32Array | Float64Array;
       for (let i = 0; i < data.length; i++) data[i] = fill(i);
       state[s.name] = this.stepSession.tensor(s.dtype, data, dims);
     }

@@ -12,9 +12,9 @@ largest differences go into the card, and export fails if either exceeds --toler
     python -m ssmbench_trainer.export --from-checkpoint models/retnet-mqar-d128 --precision float64 \
         --data datasets/mqar/data/128-8 --out models/retnet-mqar-d128
 
---precision float64 computes inside both graphs in double (logits and states stay float32 at the graph's edges, so
-the contract and every driver are unchanged): for a model whose float32 round-off alone passes 1e-4, the parity is
-then measured against PyTorch in float64 and reaches ~1e-6. --from-checkpoint re-exports a committed checkpoint
+--precision float64 computes inside both graphs in double (logits stay float32, states are float64 and the card says
+so per state): for a model whose float32 round-off alone passes 1e-4, the parity is then measured against PyTorch in
+float64 and reaches ~1e-6. --from-checkpoint re-exports a committed checkpoint
 from its weights.safetensors, keeping its card's training record.
 """
 from __future__ import annotations
@@ -216,7 +216,7 @@ def main(argv=None):
     ap.add_argument("--id", help="checkpoint id (default: <family>-<task>, or the re-exported checkpoint's)")
     ap.add_argument("--precision", choices=["float32", "float64"], default="float32",
                     help="arithmetic inside the graphs; float64 where the model's own float32 round-off is near 1e-4 "
-                         "(logits and states stay float32 at the graphs' edges)")
+                         "(logits stay float32; states become float64)")
     ap.add_argument("--tolerance", type=float, default=1e-4,
                     help="max |difference| allowed (the contract's 1e-4); raise it only where the float32-vs-float64 floor "
                          "of the PyTorch model itself is near 1e-4, and say so in the checkpoint's docs")
@@ -231,7 +231,7 @@ def main(argv=None):
         family = load_family(family_dir(old))
         task, vocab, config, training = old["task"], old["vocab"], old["config"], old["training"]
         log_src = args.from_checkpoint / "train-log.csv"
-        log = list(csv.DictReader(open(log_src))) if log_src.exists() else []
+        log = list(csv.DictReader(log_src.read_text().splitlines())) if log_src.exists() else []
         default_id = old["id"]
     else:
         if not args.model_dir:
