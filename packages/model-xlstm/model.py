@@ -14,7 +14,7 @@ mLSTM cell, per head (H heads of size d = inner / H), with q, k, v, and scalar g
 
 stabilised (the paper's eq. for the mLSTM): m_t = max(log f_t + m_{t-1}, i~_t), i'_t = exp(i~_t - m_t),
 f'_t = exp(log f_t + m_{t-1} - m_t), and C', n' updated with i', f' in place of i, f: C'_t = e^(-m_t) C_t, so
-h~_t = C'_t q_t / max(|n'_t^T q_t|, e^(-m_t)) equals the unstabilised value. The states are C' [H, d, d] (stored as
+h~_t = C'_t q_t / max(|n'_t^T q_t|, e^(-m_t)) equals the unstabilised value. The states are C' [H, d, d] (state kind mem; stored as
 sum k v^T, the paper's C transposed), n' [H, d] and m [H]; the all-zero initial state is C = n = 0 with m = 0.
 As the reference code, 1e-6 is added to the denominator.
 
@@ -41,7 +41,7 @@ the recurrence up to round-off (the tests check 1e-5). One float32 caveat: where
 for thousands of tokens (input gates far below the accumulated log f) m grows large and the two forms round its
 sums differently (~1e-7 |m| relative); with input gates of order 1, m stays of order 1.
 
-sLSTM blocks (Section 2.2, Figure 9; optional: config "slstm_at" lists the layers that are sLSTM blocks, none by
+sLSTM blocks (Section 2.2, Figure 9; optional: config "slstm_at" lists the layers that are sLSTM blocks, comma-separated, none by
 default, i.e. xLSTM[1:0]). A scalar memory per unit with recurrent connections R (block-diagonal per head, H heads):
 
     z~, i~, f~, o~ = W x_t + R h_{t-1} + b          (i~, f~ from SiLU(causal conv4(x)), z~, o~ from x)
@@ -79,7 +79,7 @@ DEFAULT_CONFIG = {
     "chunk": 32,
     "scan_levels": 16,    # exported prefill handles up to chunk * 2^scan_levels tokens (2M)
     "norm": "layer",
-    "slstm_at": [],       # layers that are sLSTM blocks (e.g. [1]: xLSTM[1:1] at 2 layers); none: xLSTM[1:0]
+    "slstm_at": "",       # layers that are sLSTM blocks, comma-separated (e.g. "1": xLSTM[1:1] at 2 layers); "": xLSTM[1:0]
 }
 EPS = 1e-6
 
@@ -189,7 +189,7 @@ class MLSTMBlock(nn.Module):
             self.fgate.bias.copy_(torch.linspace(3.0, 6.0, n_heads))
 
     def state_spec(self, layer: int):
-        return [state("conv", layer, self.inner, self.K - 1), state("C", layer, self.H, self.dh, self.dh),
+        return [state("conv", layer, self.inner, self.K - 1), state("mem", layer, self.H, self.dh, self.dh),
                 state("n", layer, self.H, self.dh), state("m", layer, self.H)]
 
     def _cell_inputs(self, xc, xm):
@@ -309,6 +309,11 @@ class GatedFFN(nn.Module):
         return self.down(F.gelu(g) * u)
 
 
+def slstm_layers(spec: str) -> set[int]:
+    """The layer indices of config "slstm_at" ("1,3" -> {1, 3}; "" -> none)."""
+    return {int(part) for part in str(spec).split(",") if part.strip()}
+
+
 class Model(CausalLM):
     """mLSTM blocks (and sLSTM blocks at the layers in "slstm_at"), each pre-norm residual, in the shared LM shell."""
 
@@ -316,7 +321,7 @@ class Model(CausalLM):
         c = {**DEFAULT_CONFIG, **config}
         d = c["d_model"]
         ffn = -(-4 * d // 48) * 16                                              # 4/3 d rounded up to a multiple of 16
-        layers = [[SLSTMLayer(d, c["n_heads"], c["conv_kernel"]), Stateless(GatedFFN(d, ffn))] if i in c["slstm_at"] else
+        layers = [[SLSTMLayer(d, c["n_heads"], c["conv_kernel"]), Stateless(GatedFFN(d, ffn))] if i in slstm_layers(c["slstm_at"]) else
                   [MLSTMBlock(d, c["n_heads"], c["proj_factor"], c["conv_kernel"], c["qkv_blocksize"], c["chunk"], c["scan_levels"])]
                   for i in range(c["n_layers"])]
         super().__init__(vocab, d, layers, norm=c["norm"])

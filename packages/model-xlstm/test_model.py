@@ -31,7 +31,7 @@ def test_contract(net):
 
 
 def test_default_config_contract():
-    layer = {"conv": ["batch", 128, 3], "C": ["batch", 4, 32, 32], "n": ["batch", 4, 32], "m": ["batch", 4]}
+    layer = {"conv": ["batch", 128, 3], "mem": ["batch", 4, 32, 32], "n": ["batch", 4, 32], "m": ["batch", 4]}
     check_default_config(xlstm.Model, {f"{name}.{i}": shape for i in range(2) for name, shape in layer.items()})
 
 
@@ -87,7 +87,7 @@ def test_chunked_cell_equals_unstabilised_recurrence(T):
 def test_contract_with_an_slstm_block():
     """xLSTM[1:1]: layer 0 mLSTM, layer 1 sLSTM (its prefill is torch's scan over time)."""
     torch.manual_seed(5)
-    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "slstm_at": [1]}, vocab=50).eval()
+    m = xlstm.Model({"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "slstm_at": "1"}, vocab=50).eval()
     with torch.no_grad():
         m.layers[1][0].fn.R.normal_(0, 0.5)
     assert [s["name"] for s in m.state_spec()[4:]] == ["conv.1", "slstm_h.1", "slstm_c.1", "slstm_n.1", "slstm_m.1"]
@@ -127,6 +127,6 @@ def test_onnx_prefill_dynamic_length(tmp_path):
         m.layers[0][0].fn.igate.weight.normal_(0, 0.5)
         m.layers[1][0].fn.R.normal_(0, 0.5)
 
-    cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": [1]}
+    cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": "1"}
     m = seeded_model(xlstm.Model, cfg, 20, seed=4, prepare=gates_and_recurrence)
     check_onnx_export(m, 20, tmp_path, batch=3, step=False, logits_rtol=1e-5)

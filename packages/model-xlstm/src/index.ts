@@ -5,10 +5,10 @@ export const manifest = {
   title: "xLSTM (mLSTM blocks)",
   paper: { title: "xLSTM: Extended Long Short-Term Memory", arxiv: "2405.04517" },
   /**
-   * State tensors of one layer, as named in the ONNX contract (past_<kind>.<layer>): an mLSTM layer has conv, C, n, m;
+   * State tensors of one layer, as named in the ONNX contract (past_<kind>.<layer>): an mLSTM layer has conv, mem (the matrix memory C), n, m;
    * an sLSTM layer (config slstm_at, none by default) conv, slstm_h, slstm_c, slstm_n, slstm_m.
    */
-  stateKinds: ["conv", "C", "n", "m", "slstm_h", "slstm_c", "slstm_n", "slstm_m"],
+  stateKinds: ["conv", "mem", "n", "m", "slstm_h", "slstm_c", "slstm_n", "slstm_m"],
   stateGrowsWithLength: false,
   block:
     "LayerNorm -> mLSTM block (up-projection x2 to (x, z); causal conv4 + SiLU; block-diagonal q, k, v; mLSTM cell: matrix " +
