@@ -56,8 +56,22 @@ describe("induction heads", () => {
     }
   });
 
-  it("is tested from 2^6 to 2^16 tokens, the trained length first", () => {
-    expect(inductionHeads.settings(p).map((s) => s.params.seq_len)).toEqual([256, 64, 128, 512, 1024, 4096, 16384, 65536]);
+  it("is tested at every power of two from 2^6 to 2^16, then 2^18 and 2^20, the trained length first", () => {
+    const lengths = (seq_len: number) => inductionHeads.settings({ ...p, seq_len }).map((s) => s.params.seq_len);
+    const powers = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20].map((k) => 2 ** k);
+    expect(lengths(256)).toEqual([256, ...powers.filter((L) => L !== 256)]);
+    // our checkpoints are trained at 64 (CPU time): 2^8 = 256, the paper's training length, is still a setting
+    expect(lengths(64)).toEqual(powers);
+    expect(lengths(64)).toContain(256);
+    expect(lengths(100)).toEqual([100, ...powers]); // a length off the grid is kept first, the grid after it
+    expect(inductionHeads.settings({ ...p, seq_len: 64 }).map((s) => s.name).slice(0, 3)).toEqual(["L64", "L128", "L256"]);
+  });
+
+  it("generates a 2^20-token example (the streamed setting) with the trigger twice", () => {
+    const [e] = inductionHeads.generate({ ...p, seq_len: 2 ** 20 }, "test", 1, 0);
+    expect(e!.input_ids.length).toBe(2 ** 20);
+    expect(e!.input_ids.filter((t) => t === p.vocab - 1).length).toBe(2);
+    expect(scored(e!)).toEqual([2 ** 20 - 1]);
   });
 });
 

@@ -106,13 +106,19 @@ export function generateInductionHeads(p: InductionHeadsParams, n: number, rng: 
   });
 }
 
+/**
+ * Mamba's Table 11 test lengths: every power of two from 2^6 to 2^16, then 2^18 and 2^20. Past 2^16 the bench
+ * streams constant-state checkpoints through step.onnx and writes an `na` row for growing-state ones (evaluate.ts).
+ */
+export const INDUCTION_HEADS_LENGTHS: readonly number[] = [...Array.from({ length: 11 }, (_, i) => 2 ** (6 + i)), 2 ** 18, 2 ** 20];
+
 export const inductionHeads = lengthTask<InductionHeadsParams>({
   id: "induction-heads",
   title: "Induction heads (length extrapolation)",
   source: "Mamba (arXiv 2312.00752), Sec. 4.1.2 / App. E.1 (vocab 16, trained at 256, tested at 2^6 .. 2^20)",
   defaults: { vocab: 16, seq_len: 256 },
   schema: InductionHeadsParams,
-  testLengths: [64, 128, 512, 1024, 4096, 16384, 65536],
+  testLengths: INDUCTION_HEADS_LENGTHS,
   generate: generateInductionHeads,
 });
 
