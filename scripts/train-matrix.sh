@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Trains, exports and benches family:task pairs one after another, at one CPU budget.
 #
-#   scripts/train-matrix.sh [--minutes M] [--steps N] [--lr LR] [--batch B] [--train-examples N] family:task ...
+#   scripts/train-matrix.sh [--minutes M] [--steps N] [--lr LR] [--batch B] [--train-examples N] [--params JSON]
+#                           [--target-acc A] family:task ...
 #   scripts/train-matrix.sh --minutes 1.25 mamba2:selective-copying gla:induction-heads
+#   scripts/train-matrix.sh --params '{"seq_len":64}' --steps 1000 --target-acc 0.99 mamba2:induction-heads
 #
 # One process at a time on purpose: on a 2-core machine, parallel training runs starve each other (an earlier
 # attempt got 14-250 steps per run that way). Each pair runs `pnpm train` with one learning rate and a wall-clock
@@ -17,6 +19,8 @@ lr=3e-3
 steps=3000
 batch=64
 examples=100000
+params='{}'
+target=()
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -24,6 +28,8 @@ while [[ $# -gt 0 && $1 == --* ]]; do
     --steps) steps=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --train-examples) examples=$2; shift 2 ;;
+    --params) params=$2; shift 2 ;;
+    --target-acc) target=(--target-acc "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -39,10 +45,10 @@ for pair in "$@"; do
     continue
   fi
   start=$(date +%s)
-  echo "== $id: training $minutes min at lr $lr"
+  echo "== $id: training $minutes min at lr $lr, task params $params"
   status=ok
   if ! pnpm -s train --model "$family" --task "$task" --lrs "$lr" --steps "$steps" --batch "$batch" \
-      --train-examples "$examples" --max-minutes "$minutes" --id "$id" >"$log" 2>&1; then
+      --train-examples "$examples" --params "$params" "${target[@]}" --max-minutes "$minutes" --id "$id" >"$log" 2>&1; then
     if [[ -f "runs/$id/summary.json" ]] && grep -q "parity above tolerance" "$log"; then
       echo "   float32 graphs missed parity: exporting with float64 graphs"
       pnpm -s export --model "$family" --task "$task" --run "runs/$id" --id "$id" --precision float64 >>"$log" 2>&1 || status=fail

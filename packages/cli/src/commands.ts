@@ -76,6 +76,8 @@ export interface TrainArgs {
   params: string;
   trainExamples: number;
   maxMinutes?: number;
+  /** stop a learning rate early once its validation accuracy reaches this (0..1) */
+  targetAcc?: number;
   /** processes under torchrun (DistributedDataParallel); 1 = one process */
   nproc?: number;
   id?: string;
@@ -117,6 +119,7 @@ export async function trainCommand(root: string, a: TrainArgs): Promise<void> {
     "--model-dir", family.dir, "--data", data, "--out", run, "--config", a.config, "--lrs", a.lrs,
     "--steps", String(a.steps), "--batch", String(a.batch), "--device", a.device,
     ...(a.maxMinutes ? ["--max-minutes", String(a.maxMinutes)] : []),
+    ...(a.targetAcc ? ["--target-acc", String(a.targetAcc)] : []),
   ];
   if (nproc > 1) {
     // torchrun: each process takes a slice of every batch (DDP); the learning rates run one after another.

@@ -63,9 +63,10 @@ export async function main(argv: string[]): Promise<number> {
             .option("params", { type: "string", default: "{}", desc: "JSON overrides of the task's trained setting" })
             .option("train-examples", { type: "number", default: 100_000 })
             .option("max-minutes", { type: "number", desc: "wall-clock budget per learning rate" })
+            .option("target-acc", { type: "number", desc: "stop a learning rate early once validation accuracy reaches this (e.g. 0.99)" })
             .option("nproc", { type: "number", default: 1, desc: "processes under torchrun (DDP; one GPU each with --device cuda); same result as 1" })
             .option("id", { type: "string", desc: "checkpoint id (default <family>-<task>)" }),
-        (a) => trainCommand(root, { ...a, trainExamples: a["train-examples"], maxMinutes: a["max-minutes"] }),
+        (a) => trainCommand(root, { ...a, trainExamples: a["train-examples"], maxMinutes: a["max-minutes"], targetAcc: a["target-acc"] }),
       )
       .command(
         "export",
