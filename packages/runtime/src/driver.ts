@@ -82,7 +82,7 @@ export class RecurrentDriver {
   private batch = 0;
   /** Two sets of pre-allocated step outputs, used in turn so present of step k never aliases past of step k. */
   private buffers: [Fetches, Fetches] | undefined;
-  private flip = 0;
+  private flip: 0 | 1 = 0;
   /**
    * The decode loop's fixed inputs, made once per batch size rather than per token (each allocation and object
    * built per token showed as ~25% of a d_model 64 step on onnxruntime-node): the input_ids tensor, whose array
@@ -191,17 +191,18 @@ export class RecurrentDriver {
     }
     this.checkIds(tokens);
     const session = this.stepSession;
-    const f = this.flip;
+    const f = this.flip as 0 | 1;
     this.flip ^= 1;
     const ids = (this.ids ??= this.idsTensor(this.batch));
     ids.data.set(tokens);
     if (this.cached) {
       // Steady state: the current state sits in buffer set 1 - f (or in the prefill's outputs on the first step).
       const feeds = this.holder === 1 - f ? this.cached.feeds[f] : this.feedsFrom(past, ids.tensor);
-      await session.run(feeds, this.buffers![f]);
+      const fetches = this.buffers![f];
+      await session.run(feeds, fetches);
       this.current = this.cached.states[f];
       this.holder = f;
-      const logits = this.buffers![f]!.logits!.data as Float32Array;
+      const logits = fetches.logits!.data as Float32Array;
       if (this.checkFinite) assertFinite(`logits of ${session.path}`, logits);
       return logits;
     }
