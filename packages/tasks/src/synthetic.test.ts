@@ -102,31 +102,57 @@ describe("associative recall", () => {
 });
 
 describe("copying", () => {
-  const p = copying.parseParams({});
-  const examples = copying.generate(p, "test", 100, 3);
+  const fixed = copying.parseParams({ str_len: 32, min_len: 32 });
+  const examples = copying.generate(fixed, "test", 100, 3);
+  const [sep, pad] = [fixed.vocab - 2, fixed.vocab - 1];
 
   it("is a string, a separator and the string again; each copied letter is asked for after its predecessor", () => {
     for (const e of examples) {
       const x = Array.from(e.input_ids);
-      const k = p.str_len;
-      expect(x).toHaveLength(copying.seqLen(p));
-      expect(x[k]).toBe(p.vocab - 1);
+      const k = fixed.str_len;
+      expect(x).toHaveLength(copying.seqLen(fixed));
+      expect(x[k]).toBe(sep);
       expect(x.slice(k + 1)).toEqual(x.slice(0, k));
+      expect(x.slice(0, k).every((c) => c >= 0 && c < sep)).toBe(true);
       expect(scored(e)).toEqual(Array.from({ length: k }, (_, j) => k + j));
       expect(scored(e).map((i) => e.targets[i])).toEqual(x.slice(0, k));
     }
   });
 
+  it("trains on strings of every length in [min_len, str_len], left-padded to one length", () => {
+    const p = copying.parseParams({});
+    expect(p).toEqual({ vocab: 28, str_len: 32, min_len: 1 });
+    const lengths = new Set<number>();
+    for (const e of copying.generate(p, "train", 2000, 0)) {
+      const x = Array.from(e.input_ids);
+      expect(x).toHaveLength(65);
+      const at = x.findIndex((c) => c !== pad);
+      const k = (x.length - at - 1) / 2;
+      expect(Number.isInteger(k) && k >= 1 && k <= 32).toBe(true);
+      expect(x[at + k]).toBe(sep);
+      expect(x.slice(at + k + 1)).toEqual(x.slice(at, at + k));
+      expect(scored(e)).toEqual(Array.from({ length: k }, (_, j) => at + k + j));
+      lengths.add(k);
+    }
+    expect(lengths.size).toBe(32);
+  });
+
+  it("tests at fixed lengths below and above the trained maximum", () => {
+    const names = copying.settings(copying.parseParams({})).map((s) => s.name);
+    expect(names).toEqual(["n1-32", "n8", "n16", "n32", "n64", "n128", "n256"]);
+    expect(() => copying.parseParams({ min_len: 40 })).toThrow(/min_len/);
+  });
+
   it("scores by exact match: one wrong letter fails the example", () => {
     const e = examples[0]!;
-    const right = logitsFor(e.targets, p.vocab);
-    expect(scoreExactMatch(e, right, p.vocab)).toEqual({ correct: 1, total: 1 });
+    const right = logitsFor(e.targets, fixed.vocab);
+    expect(scoreExactMatch(e, right, fixed.vocab)).toEqual({ correct: 1, total: 1 });
     const answers = Array.from(e.targets);
     const last = scored(e).at(-1)!;
-    answers[last] = (answers[last]! + 1) % (p.vocab - 1);
-    const wrong = logitsFor(answers, p.vocab);
-    expect(scoreExactMatch(e, wrong, p.vocab)).toEqual({ correct: 0, total: 1 });
-    expect(scoreArgmax(e, wrong, p.vocab)).toEqual({ correct: p.str_len - 1, total: p.str_len });
+    answers[last] = (answers[last]! + 1) % sep;
+    const wrong = logitsFor(answers, fixed.vocab);
+    expect(scoreExactMatch(e, wrong, fixed.vocab)).toEqual({ correct: 0, total: 1 });
+    expect(scoreArgmax(e, wrong, fixed.vocab)).toEqual({ correct: fixed.str_len - 1, total: fixed.str_len });
     expect(copying.scoreExample).toBe(scoreExactMatch);
   });
 });

@@ -164,43 +164,56 @@ export const associativeRecall = lengthTask<AssociativeRecallParams>({
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// Copying ("Repeat After Me", Jelassi et al.): a random string of `str_len` letters, a separator, then the same
-// string again; after the separator and after each copied letter the model must output the next letter of the
-// string. Scored by exact match: an example counts only when all `str_len` letters are right.
-// Vocabulary: letters 0 .. V-2, separator V-1 (the paper uses 26 letters).
+// Copying ("Repeat After Me", Jelassi et al.): a random string of k letters, a separator, then the same string
+// again; after the separator and after each copied letter the model must output the next letter of the string.
+// Scored by exact match: an example counts only when all k letters are right. Training strings have a random
+// length k in [min_len, str_len] (the paper trains on strings of varying length up to a maximum and tests beyond it),
+// left-padded with a pad token to one length 2 str_len + 1 so that they batch; test settings fix k (min_len = str_len).
+// Vocabulary: letters 0 .. V-3 (the paper uses 26 letters), separator V-2, pad V-1.
 
-export const CopyingParams = z.object({ vocab: z.number().int().min(3), str_len: positive });
+export const CopyingParams = z
+  .object({ vocab: z.number().int().min(4), str_len: positive, min_len: positive })
+  .refine((p) => p.min_len <= p.str_len, { message: "min_len must be at most str_len" });
 export type CopyingParams = z.infer<typeof CopyingParams>;
 
 export function generateCopying(p: CopyingParams, n: number, rng: Rng): Example[] {
-  const { vocab: V, str_len: k } = p;
-  const T = 2 * k + 1;
+  const { vocab: V, str_len: maxK, min_len: minK } = p;
+  const T = 2 * maxK + 1;
+  const separator = V - 2;
+  const pad = V - 1;
   return Array.from({ length: n }, () => {
-    const letters = Array.from({ length: k }, () => rng.int(0, V - 1));
-    const input = new Int32Array(T);
+    const k = minK === maxK ? maxK : rng.int(minK, maxK + 1);
+    const at = T - (2 * k + 1); // left padding
+    const letters = Array.from({ length: k }, () => rng.int(0, V - 2));
+    const input = new Int32Array(T).fill(pad);
     const targets = new Int32Array(T).fill(IGNORE);
     letters.forEach((c, j) => {
-      input[j] = c;
-      input[k + 1 + j] = c;
-      targets[k + j] = c; // after the separator (j = 0) or the previous copied letter
+      input[at + j] = c;
+      input[at + k + 1 + j] = c;
+      targets[at + k + j] = c; // after the separator (j = 0) or the previous copied letter
     });
-    input[k] = V - 1;
+    input[at + k] = separator;
     return { input_ids: input, targets };
   });
 }
 
-const copyingDefault: CopyingParams = { vocab: 27, str_len: 32 };
+const copyingDefault: CopyingParams = { vocab: 28, str_len: 32, min_len: 1 };
+const fixedLength = (p: CopyingParams, k: number): CopyingParams => ({ ...p, str_len: k, min_len: k });
 
 export const copying: TaskDef<CopyingParams> = {
   id: "copying",
-  version: "1.0.0",
+  version: "1.1.0",
   title: "Copying (exact match by string length)",
   metric: "exact_match",
-  source: "Repeat After Me (arXiv 2402.01032): copy a string after a separator, 26 letters",
+  source: "Repeat After Me (arXiv 2402.01032): copy a string after a separator, 26 letters, trained on varying lengths",
   defaultParams: copyingDefault,
   settings: (trained) => {
-    const list: Setting<CopyingParams>[] = [{ name: `n${trained.str_len}`, params: trained }];
-    for (const k of [8, 16, 64, 128, 256]) if (k !== trained.str_len) list.push({ name: `n${k}`, params: { ...trained, str_len: k } });
+    const name = (p: CopyingParams) => (p.min_len === p.str_len ? `n${p.str_len}` : `n${p.min_len}-${p.str_len}`);
+    const list: Setting<CopyingParams>[] = [{ name: name(trained), params: trained }];
+    for (const k of [8, 16, 32, 64, 128, 256]) {
+      const p = fixedLength(trained, k);
+      if (name(p) !== name(trained)) list.push({ name: name(p), params: p });
+    }
     return list;
   },
   vocab: (p) => p.vocab,
