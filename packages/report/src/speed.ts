@@ -94,10 +94,15 @@ export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly M
   const runtimes = unique(rows.map((r) => `${r.runtime} ${r.runtime_version}`)).sort(cmp).join(", ");
   const cardsOf = models.map((m) => cards.find((k) => k.id === m)).filter((k): k is ModelCard => !!k);
   const widths = unique(cardsOf.map((k) => `d_model ${String(k.config.d_model)}, ${String(k.config.n_layers)} layers, vocab ${grouped(k.vocab)}`)).join("; ");
+  const tasks = unique(cardsOf.map((k) => k.task.id)).sort(cmp).join(", ");
+  const bigVocab = cardsOf.some((k) => k.vocab >= 1024);
   out.push(
     `Run \`${run}\` (\`pnpm bench --suite speed\`) on ${cell(machine)}, with ${runtimes}. One checkpoint per family, the widest ` +
-      `trained on MQAR (${widths}): at this size the vocabulary's output layer is a large share of each token's work, ` +
-      "so the differences between mixers show most at long contexts. Every cell ran in its own process (its peak RSS is " +
+      `trained on ${tasks} (${widths})` +
+      (bigVocab
+        ? ": at this size the vocabulary's output layer is a large share of each token's work, so the differences between mixers show most at long contexts. "
+        : ": with so small a vocabulary, each token's work is the sequence mixer's and the MLPs', which is what these tables compare. ") +
+      "Every cell ran in its own process (its peak RSS is " +
       "its own) after a warm-up, repeated to at least 5 samples and 2 s (at least 3 when one sample is long), median " +
       "shown; each row's note in results/ has its sample count, interval and the machine's load average. PyTorch eager " +
       "runs the reference `model.py` of the family on the same weights (`weights.safetensors`) with the same thread count. " +
