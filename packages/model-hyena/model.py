@@ -34,10 +34,18 @@ not exploit a real input, and this halves the prefill's DFT time there.
 
 Step (decoding): the convolution needs the whole input history, so the state grows with the length. Per layer:
     short.<layer>     [batch, 3 D, 2]          the last two in-projected inputs of the short conv (fixed size)
-    hist.<layer>.h1   [batch, D, past_seq]     the inputs of the first long conv  (v_0 .. v_{t-1})
-    hist.<layer>.h2   [batch, D, past_seq]     the inputs of the second long conv (z1_0 .. z1_{t-1})
-(state_spec kinds: "kind": "short", "kind": "hist"). Step t evaluates the filters at lags t, t-1, .., 0 and takes
-y_t = sum_s h(t - s) z_s + D z_t as a direct dot product with the history: O(t) per token.
+    hist.<layer>.h1   [batch, D, past_seq]     the inputs of the first long conv  (v_0 .. v_{P-1}, in time order)
+    hist.<layer>.h2   [batch, D, past_seq]     the inputs of the second long conv (z1_0 .. z1_{P-1})
+    taps.<layer>      [batch, 2 D, past_seq]   the filters at lags P-1, P-2, .., 0 (channels [0, D): h1, [D, 2D): h2),
+                                               aligned with hist: taps[..., s] = h(P-1-s) multiplies hist[..., s]
+(state_spec kinds: "kind": "short", "kind": "hist", "kind": "taps"). The filters are fixed functions of the lag, so
+the taps are kept rather than recomputed: step P evaluates the filter FFN at the one new lag P only, prepends it
+(taps -> h(P), h(P-1), .., h(0), aligned with the history of length P + 1) and takes
+y_P = sum_s h(P - s) z_s + D z_P as a direct dot product with the history. Per token that is O(P D) (the products
+and the copies of the grown states) instead of O(P width^2) for evaluating the FFN at every lag (which was most of
+the step: Sin, Gemm and Exp in onnxruntime's profile); the price is memory: the taps are as large as the two
+histories, so the growing state doubles. The prefill returns the taps it already computed for its FFT (the filters
+at t = 0 .. T-1, flipped), the same for every sequence of the batch.
 
 Variant, Laughing Hyena (Massaroli et al., arXiv 2310.18780), config "modes" > 0: every long filter is a modal
 state-space model h(t) = Re sum_n R_n g_n lambda_n^t (ModalFilter), fitted to a trained Hyena's filters by
@@ -237,7 +245,8 @@ class HyenaOperator(nn.Module):
         d = self.d_model
         return [state("short", layer, 3 * d, self.k - 1),
                 state("hist", layer, d, "past_seq", part="h1"),
-                state("hist", layer, d, "past_seq", part="h2")]
+                state("hist", layer, d, "past_seq", part="h2"),
+                state("taps", layer, 2 * d, "past_seq")]
 
     def filters(self, t):
         """t [P] -> (h1 [D, P], h2 [D, P])."""
@@ -259,31 +268,36 @@ class HyenaOperator(nn.Module):
         return v, x1, x2, window[:, :, 1:]
 
     def forward(self, u):
-        """u [B, T, D] -> (out [B, T, D], [short [B, 3D, 2], hist_h1 [B, D, T], hist_h2 [B, D, T]])."""
+        """u [B, T, D] -> (out [B, T, D], [short [B, 3D, 2], hist_h1 [B, D, T], hist_h2 [B, D, T], taps [B, 2D, T]])."""
         v, x1, x2, short = self._streams(u)
         h1, h2 = self._prefill_filters(u.shape[1], u)
         z1 = x1 * (fft_causal_conv(v, h1) + self.D[0].unsqueeze(-1) * v)
         z2 = x2 * (fft_causal_conv(z1, h2) + self.D[1].unsqueeze(-1) * z1)
-        return self.out_proj(z2.transpose(1, 2)), [short, *self._final_states(v, z1)]
+        return self.out_proj(z2.transpose(1, 2)), [short, *self._final_states(v, z1, h1, h2)]
 
     def _prefill_filters(self, T, like):
         return self.filters(torch.arange(T, device=like.device, dtype=like.dtype))
 
-    def _final_states(self, v, z1):
-        return [v, z1]  # the whole inputs of both long convolutions: the decoding history
+    def _final_states(self, v, z1, h1, h2):
+        """The whole inputs of both long convolutions (the decoding history) and the filters at lags T-1 .. 0."""
+        taps = torch.cat([h1, h2], dim=0).flip(-1)                               # [2D, T]: lag T-1-s at s
+        return [v, z1, taps.unsqueeze(0).expand(v.shape[0], -1, -1)]
 
     def step(self, u, states):
-        """u [B, D]; states [short [B, 3D, 2], hist_h1 [B, D, P], hist_h2 [B, D, P]] -> histories of length P + 1."""
-        short, hist1, hist2 = states
+        """u [B, D]; states [short [B, 3D, 2], hist_h1 [B, D, P], hist_h2 [B, D, P], taps [B, 2D, P]]
+        -> histories and taps of length P + 1. The filter FFN runs at the new lag P only."""
+        short, hist1, hist2, taps = states
         v, x1, x2, short = self._short_step(u, short)
         P = hist1.shape[-1]
-        lags = (P - torch.arange(P + 1, device=u.device)).to(u.dtype)            # lag t - s for s = 0 .. t
-        h1, h2 = self.filters(lags)                                              # [D, P + 1]
+        lag = torch.arange(P, P + 1, device=u.device).to(u.dtype)                # [1]: the lag of z_0 at step P
+        h = self.filter(lag)                                                     # [2D, 1]
+        taps = torch.cat([h.unsqueeze(0).expand(u.shape[0], -1, -1), taps], dim=-1)   # lags P, P-1, .., 0
+        h1, h2 = taps[:, : self.d_model], taps[:, self.d_model:]
         hist1 = torch.cat([hist1, v.unsqueeze(-1)], dim=-1)
         z1 = x1 * ((hist1 * h1).sum(-1) + self.D[0] * v)
         hist2 = torch.cat([hist2, z1.unsqueeze(-1)], dim=-1)
         z2 = x2 * ((hist2 * h2).sum(-1) + self.D[1] * z1)
-        return self.out_proj(z2), [short, hist1, hist2]
+        return self.out_proj(z2), [short, hist1, hist2, taps]
 
 
 # --- Laughing Hyena (Massaroli et al., "Laughing Hyena Distillery: Extracting Compact Recurrences From Convolutions",
@@ -380,7 +394,8 @@ class DistilledHyenaOperator(HyenaOperator):
     """The Hyena operator with modal filters (Laughing Hyena). Prefill is still an FFT convolution (the filter
     evaluated at t = 0 .. T-1); decoding is the recurrence, with O(1) states per layer:
         short.<layer> [batch, 3D, 2], modal.<layer>.h1 / modal.<layer>.h2 [batch, D, 2, modes] (Re, Im)
-    ("kind": "modal")."""
+    ("kind": "modal"), and neither the history nor the taps of the plain operator (state_spec, _final_states and
+    step are its own)."""
 
     def __init__(self, d_model: int, modes: int, **kw):
         super().__init__(d_model, **kw)
@@ -398,7 +413,7 @@ class DistilledHyenaOperator(HyenaOperator):
         h = self.filter.filter_range(T, like)
         return h[: self.d_model], h[self.d_model:]
 
-    def _final_states(self, v, z1):
+    def _final_states(self, v, z1, h1, h2):
         return [self.filter.final_state_range(v, self.sl1), self.filter.final_state_range(z1, self.sl2)]
 
     def step(self, u, states):

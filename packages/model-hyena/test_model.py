@@ -1,5 +1,6 @@
 """Checks of the Hyena reference: the shared contract (FFT prefill vs token-by-token steps with a growing history),
-FFT convolution vs a direct causal convolution, the decay of the implicit filters, and the growing state."""
+FFT convolution vs a direct causal convolution, the decay of the implicit filters, the growing state and its filter
+taps (prefill's taps are the filters at the right lags; decoding from a prefilled state continues the prefill)."""
 import pytest
 import torch
 
@@ -93,9 +94,10 @@ def test_filter_decays_with_t():
 def test_history_grows_by_one_per_step(net):
     torch.manual_seed(4)
     spec = net.state_spec()
-    assert [s["name"] for s in spec[:3]] == ["short.0", "hist.0.h1", "hist.0.h2"]
+    assert [s["name"] for s in spec[:4]] == ["short.0", "hist.0.h1", "hist.0.h2", "taps.0"]
+    assert spec[3]["kind"] == "taps" and spec[3]["shape"] == ["batch", 2 * 32, "past_seq"]
     grows = [i for i, s in enumerate(spec) if "past_seq" in s["shape"]]
-    assert len(grows) == 4  # two histories per layer
+    assert len(grows) == 6  # two histories and the taps per layer
     ids = torch.randint(0, VOCAB, (2, 9))
     _, *st = net(ids[:, :4])
     assert all(st[i].shape[-1] == 4 for i in grows)
@@ -110,13 +112,50 @@ def test_history_grows_by_one_per_step(net):
     assert all(st[i].shape[-1] == 3 for i in grows)
 
 
+@torch.no_grad()
+@pytest.mark.parametrize("T", [1, 7, 150])
+def test_prefill_taps_are_the_filters_at_lags_T_minus_1_to_0(net, T):
+    """taps.<l>[b, :, s] = (h1, h2)(T-1-s) for every sequence b: the filter at the lag that multiplies hist[..., s]."""
+    torch.manual_seed(9)
+    spec = net.state_spec()
+    _, *st = net(torch.randint(0, VOCAB, (3, T)))
+    for layer, subs in enumerate(net.layers):
+        op = subs[0].fn
+        taps = st[[s["name"] for s in spec].index(f"taps.{layer}")]
+        assert taps.shape == (3, 2 * 32, T)
+        for s in sorted({0, T // 2, T - 1}):  # one lag at a time, as a step evaluates it
+            h1, h2 = op.filters(torch.tensor([float(T - 1 - s)]))              # [D, 1] each
+            for b in range(3):
+                torch.testing.assert_close(taps[b, :32, s], h1[:, 0], atol=1e-6, rtol=1e-5)
+                torch.testing.assert_close(taps[b, 32:, s], h2[:, 0], atol=1e-6, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_decode_from_prefilled_state_equals_longer_prefill(net):
+    """Prefill 150 tokens (beyond l_max), step 50 more: logits and every final state (histories, taps) equal one
+    prefill of all 200."""
+    torch.manual_seed(10)
+    ids = torch.randint(0, VOCAB, (2, 200))
+    full, *want = net(ids)
+    _, *st = net(ids[:, :150])
+    logits = []
+    for t in range(150, 200):
+        lg, *st = net(ids[:, t : t + 1], *st)
+        logits.append(lg)
+    torch.testing.assert_close(torch.cat(logits, 1), full[:, 150:], atol=1e-4, rtol=1e-4)
+    for s, a, b in zip(net.state_spec(), st, want):
+        assert a.shape == b.shape, s["name"]
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=s["name"])
+
+
 # --- Laughing Hyena variant (modal filters, O(1) decoding state) ------------------------------------------------
 
 def test_laughing_hyena_contract_with_constant_state():
     torch.manual_seed(6)
     lh = hyena.Model({"d_model": 32, "n_layers": 2, "l_max": 64, "modes": 8}, vocab=VOCAB).eval()
     assert all("past_seq" not in s["shape"] for s in lh.state_spec())
-    assert [s["name"] for s in lh.state_spec()[:3]] == ["short.0", "modal.0.h1", "modal.0.h2"]
+    assert [s["name"] for s in lh.state_spec()] == ["short.0", "modal.0.h1", "modal.0.h2", "short.1", "modal.1.h1", "modal.1.h2"]
+    assert all(s["kind"] != "taps" for s in lh.state_spec())
     check_contract(lh, VOCAB)
     check_parallel_matches_sequential(lh, VOCAB, lengths=(300,), batch=1, tol=1e-4)
 
