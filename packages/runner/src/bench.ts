@@ -9,7 +9,7 @@ import { getBackend, openModel, type RecurrentDriver } from "@ssmbench/runtime";
 import { tasks, type Example, type TaskDef } from "@ssmbench/tasks";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { oneLine, statusOf, withBudget } from "./cell.ts";
-import { accuracy, examplesNote, measured, qualityMetrics, testSplit } from "./evaluate.ts";
+import { budgetNote, evalPlan, evaluateSetting, examplesFor, examplesNote, measured, qualityMetrics, streamedNote, testSplit } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
 import { ResultFile, provenance, rowKey, type Provenance } from "./results.ts";
 import { decodeTiming, prefillTiming, stateBytes } from "./speed.ts";
@@ -28,8 +28,10 @@ export interface BenchOptions {
   runId: string;
   resume: boolean;
   data?: string;
-  /** Test examples per setting (default 1000, quick 200). */
+  /** Test examples per setting (default 1000, quick 200), fewer at long settings: examplesFor(seqLen, examples). */
   examples?: number;
+  /** Settings longer than this are streamed through step.onnx, or `na` for growing-state checkpoints (default STREAM_ABOVE = 2^16). */
+  streamAbove?: number;
   threads?: number;
   /** Time budget of one matrix cell in ms (--cell-timeout): over it, the cell becomes a "timeout" row. */
   cellTimeoutMs?: number;
@@ -118,20 +120,48 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
         // Accuracy: the task's settings (trained first), or the user's JSONL.
         // The note names the examples actually evaluated: a language-modelling task cuts its test text into at most
         // as many windows as fit, which can be fewer than asked for.
+        // A setting's example count is a function of its length (examplesFor: a token budget), so --verify redraws them.
         const evals: { split: string; task: string; version: string; examples: () => Example[]; seqLen: number; note: (count: number) => string }[] = userData
           ? [{ split: `data:${basename(userData.file)}`, task: "jsonl", version: userData.sha, examples: () => loadJsonl(userData.file, card.vocab), seqLen: 0, note: () => `user data ${userData.file}` }]
-          : settings.map((s) => ({ split: testSplit(s.name), task: task.id, version: task.version, examples: () => task.generate(s.params, "test", nExamples, TEST_SEED), seqLen: task.seqLen(s.params), note: (count) => `${examplesNote(count, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}` }));
+          : settings.map((s) => {
+              const seqLen = task.seqLen(s.params);
+              return {
+                split: testSplit(s.name),
+                task: task.id,
+                version: task.version,
+                examples: () => task.generate(s.params, "test", examplesFor(seqLen, nExamples), TEST_SEED),
+                seqLen,
+                note: (count) => `${examplesNote(count, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}${budgetNote(count, nExamples)}`,
+              };
+            });
         // User data is scored by argmax accuracy; a task by its metrics (accuracy, or bits per byte and perplexity).
         const metrics = userData ? (["accuracy"] as const) : qualityMetrics(task.metric);
         for (const ev of evals) {
+          // Past streamAbove tokens a growing-state checkpoint is not run: an na row says why (before any example is drawn).
+          const planned = ev.seqLen ? evalPlan(card.states, ev.seqLen, o.streamAbove) : undefined;
+          const notRun = (seq_len: number, note: string) => {
+            for (const metric of metrics) emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len, batch: 1, metric, value: null, n: 0, status: "na", note });
+          };
           // A row's batch depends on the lengths evaluated, so --resume matches it without batch and length,
           // and skips before generating the examples.
-          if (o.resume && metrics.every((m) => out.all.some((r) => r.status === "ok" && r.metric === m && r.model === card.id && r.split === ev.split && r.ep === backend.name))) continue;
+          const kept = (r: ResultRow) => r.status === "ok" || (planned?.mode === "na" && r.status === "na");
+          if (o.resume && metrics.every((m) => out.all.some((r) => kept(r) && r.metric === m && r.model === card.id && r.split === ev.split && r.ep === backend.name))) continue;
+          if (planned?.mode === "na") {
+            notRun(ev.seqLen, planned.note);
+            continue;
+          }
           const examples = ev.examples();
-          const progress = new Progress(`${card.id} ${backend.name} ${ev.split}`, examples.length);
+          const longest = Math.max(0, ...examples.map((e) => e.input_ids.length));
+          const plan = planned ?? evalPlan(card.states, longest, o.streamAbove);
+          if (plan.mode === "na") {
+            notRun(longest, plan.note);
+            continue;
+          }
+          // streaming reports tokens stepped, prefill examples done
+          const progress = new Progress(`${card.id} ${backend.name} ${ev.split}${plan.mode === "stream" ? " (streamed)" : ""}`, plan.mode === "stream" ? longest : examples.length);
           try {
             const score = userData ? undefined : task.scoreExample;
-            const acc = await cell(driver, (d) => accuracy(d, card.vocab, examples, (n) => progress.update(n), score));
+            const acc = await cell(driver, (d) => evaluateSetting(d, card, examples, { score, onProgress: (n) => progress.update(n), streamAbove: o.streamAbove }));
             progress.stop();
             const seq_len = ev.seqLen || examples[0]!.input_ids.length;
             const lm = acc.likelihood;
@@ -140,7 +170,7 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
               : `${acc.correct}/${acc.total} ${score ? "examples exactly right" : "scored positions"}`;
             for (const metric of metrics) {
               const m = measured(acc, metric);
-              emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len, batch: acc.batch, metric, value: m.value, ci_low: m.ci[0], ci_high: m.ci[1], n: m.n, status: "ok", note: `${ev.note(examples.length)}; ${what}` });
+              emit({ task: ev.task, task_version: ev.version, split: ev.split, seq_len, batch: acc.batch, metric, value: m.value, ci_low: m.ci[0], ci_high: m.ci[1], n: m.n, status: "ok", note: `${ev.note(examples.length)}; ${what}${acc.streamed ? `; ${streamedNote(acc.batch)}` : ""}` });
             }
           } catch (e) {
             progress.stop();

@@ -2,13 +2,15 @@
 // rows of language-modelling tasks) and fail on any difference. Accuracy is a count of argmax hits on examples
 // generated from (task version, setting, seed, count), so on the same checkpoint (same sha256) a rerun must reproduce
 // it exactly, to the last scored position; bits per byte and perplexity are sums over the same logits, so they too.
+// The count is read off the row's note (bench draws examplesFor(length, --examples), a function of the setting), and
+// a row streamed through step.onnx is re-measured by streaming.
 import { readFileSync } from "node:fs";
 import { UserError, isQualityMetric } from "@ssmbench/core";
 import { openModel } from "@ssmbench/runtime";
 import { parseResultsCsv } from "@ssmbench/report";
 import { TEST_SEED, taskOf } from "./bench.ts";
 import type { Checkpoint } from "./discover.ts";
-import { accuracy, measured, parseExamplesNote, testSplit, type Accuracy } from "./evaluate.ts";
+import { evaluateSetting, measured, parseExamplesNote, testSplit, wasStreamed, type Accuracy } from "./evaluate.ts";
 
 export class VerificationFailed extends Error {
   override name = "VerificationFailed";
@@ -66,10 +68,12 @@ export async function verifyResults(o: VerifyOptions): Promise<VerifyOutcome> {
       }
       const key = `${row.model}\u0000${row.ep}`;
       if (!drivers.has(key)) drivers.set(key, await openModel(ckpt.dir, ckpt.card, { ep: row.ep, threads: o.threads }));
-      const evalKey = `${key}\u0000${row.split}\u0000${recorded.examples}\u0000${recorded.seed}`;
+      // measured as the row was: streamed through step.onnx when its note says so, else by batched prefill
+      const streamed = wasStreamed(row.note);
+      const evalKey = `${key}\u0000${row.split}\u0000${recorded.examples}\u0000${recorded.seed}\u0000${streamed}`;
       if (!evaluated.has(evalKey)) {
         const examples = task.generate(setting.params, "test", recorded.examples, recorded.seed);
-        evaluated.set(evalKey, await accuracy(drivers.get(key)!, ckpt.card.vocab, examples, undefined, task.scoreExample));
+        evaluated.set(evalKey, await evaluateSetting(drivers.get(key)!, ckpt.card, examples, { score: task.scoreExample, streamAbove: streamed ? 0 : Number.POSITIVE_INFINITY }));
       }
       const acc = evaluated.get(evalKey)!;
       if (row.metric !== "accuracy" && !acc.likelihood) {
