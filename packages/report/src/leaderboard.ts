@@ -20,7 +20,7 @@ import {
   unique,
   arxivUrl,
 } from "./format.ts";
-import { published } from "./published.ts";
+import { published, type PublishedFigure } from "./published.ts";
 import { isSuiteRow } from "./speed.ts";
 
 // ---------- names, anchors, cells ----------
@@ -64,13 +64,39 @@ export function taskLabel(task: string): string {
   return TASK_LABELS[task] ?? task.toUpperCase();
 }
 
-/** "test@128/8" -> "MQAR 128/8"; a split other than test is named: "valid@128/8" -> "MQAR valid 128/8". */
+/** Tasks whose settings are lengths named by their power of two, as Mamba's Table 11 names them: L512 -> "2^9 (512)". */
+const POWER_OF_TWO_LENGTHS = new Set(["induction-heads"]);
+
+/** 512 -> "2^9 (512)"; 1048576 -> "2^20 (1,048,576)". */
+export function powerLabel(n: number): string {
+  return `2^${Math.log2(n)} (${grouped(n)})`;
+}
+
+/** A setting's own name as shown: "128/8", or "2^9 (512)" for a length-named setting of such a task. */
+function settingName(task: string, setting: string): string {
+  const m = /^L(\d+)$/.exec(setting);
+  const n = m ? Number(m[1]) : 0;
+  return POWER_OF_TWO_LENGTHS.has(task) && n > 0 && Number.isInteger(Math.log2(n)) ? powerLabel(n) : setting;
+}
+
+/**
+ * "test@128/8" -> "MQAR 128/8"; a split other than test is named: "valid@128/8" -> "MQAR valid 128/8";
+ * induction heads by power of two: "test@L512" -> "Induction heads 2^9 (512)".
+ */
 export function settingLabel(task: string, split: string): string {
   const at = split.indexOf("@");
   if (at < 0) return `${taskLabel(task)} ${split}`;
   const name = split.slice(0, at);
-  return `${taskLabel(task)} ${name === "test" ? "" : `${name} `}${split.slice(at + 1)}`;
+  return `${taskLabel(task)} ${name === "test" ? "" : `${name} `}${settingName(task, split.slice(at + 1))}`;
 }
+
+/** An accuracy table's column heading: the setting label, without the task's name where the setting is a power of two. */
+export function columnLabel(task: string, split: string): string {
+  return POWER_OF_TWO_LENGTHS.has(task) && split.startsWith("test@") ? settingName(task, split.slice(5)) : settingLabel(task, split);
+}
+
+/** An na row of a checkpoint whose state grows with the length, at a setting past the bench's streaming threshold. */
+const grewOut = (row: ResultRow) => row.status === "na" && /state grows with the length/.test(row.note);
 
 /** What a cell without a usable value says: NA when never run (or marked na), FAIL (status) when it ran and failed. */
 export function statusText(row: ResultRow | undefined): string {
@@ -181,7 +207,7 @@ export function accuracyTables(rows: readonly ResultRow[], cards: readonly Model
       const columns = unique(mine.map((r) => r.split))
         .map((split) => {
           const seqLen = Math.min(...mine.filter((r) => r.split === split).map((r) => r.seq_len));
-          return { split, seqLen, label: settingLabel(task, split) };
+          return { split, seqLen, label: columnLabel(task, split) };
         })
         .sort(byFields((c) => c.seqLen, (c) => c.split));
       const models = unique([...mine.map((r) => r.model), ...cards.filter((c) => c.task.id === task).map((c) => c.id)]).sort(cmp);
@@ -208,7 +234,7 @@ export function headline(card: ModelCard, tables: readonly AccuracyTable[]): { r
   const t = tables.find((x) => x.task === card.task.id);
   const r = t?.rows.find((x) => x.model === card.id);
   if (!t || !r) return undefined;
-  const picks = t.columns.map((col, i) => ({ row: r.cells[i], label: col.label }));
+  const picks = t.columns.map((col, i) => ({ row: r.cells[i], label: settingLabel(t.task, col.split) }));
   const trained = picks.find((p) => p.row && p.row.seq_len === card.task.params.seq_len);
   const ok = (p: (typeof picks)[number] | undefined) => p?.row?.status === "ok";
   const pick = ok(trained) ? trained : (picks.find(ok) ?? trained ?? picks.find((p) => p.row));
@@ -238,21 +264,80 @@ function renderAccuracy(all: AccuracyTable[], docsDir: string, modelsDir: string
         ? r.cells.map((c, i) => (c ? accuracyText(c, okValue(c) !== undefined && percent(okValue(c)!) === best[i]) : "NA"))
         : ["NA"]),
     ]);
-    out.push(table(header, body, ["l", "l", "r"]));
+    const theirs = publishedByLength(t);
+    out.push(table(header, [...body, ...theirs.rows], ["l", "l", "r"]));
+    out.push(...accuracyNotes(t, theirs.rows.length > 0));
     out.push(...renderWidthTable(t, cards));
-    out.push(...renderPublished(t.task, cards));
+    out.push(...renderPublished(t.task, cards, theirs.figures));
   }
   out.push(...lm);
   return out;
 }
 
-/** The published settings (and figures) beside ours, under a task's (last) table. */
-function renderPublished(task: string, cards: readonly ModelCard[]): string[] {
+/**
+ * A published figure by test length (Mamba's Table 11) as rows of the task's accuracy table: each published model
+ * in italics, its figure under our column of the same length ("58.6%", "perfect", "OOM" as printed), "—" under our
+ * columns the figure has no length for. None when no column of ours has a length the figure reports.
+ */
+function publishedByLength(t: AccuracyTable): { rows: string[][]; figures: Set<PublishedFigure> } {
+  const pub = published[t.task];
+  const rows: string[][] = [];
+  const figures = new Set<PublishedFigure>();
+  if (!pub || t.metric !== "accuracy") return { rows, figures };
+  for (const f of pub.figures ?? []) {
+    const lengths = f.lengths;
+    if (!lengths || !t.columns.some((c) => lengths.includes(c.seqLen))) continue;
+    figures.add(f);
+    for (const r of f.rows) {
+      const cells = t.columns.map((c) => {
+        const v = r[lengths.indexOf(c.seqLen)];
+        return lengths.includes(c.seqLen) && v !== undefined ? cell(/^\d+(\.\d+)?$/.test(v) ? `${v}%` : v) : "—";
+      });
+      rows.push([`*${cell(pub.theirs)}: ${cell(r[0] ?? "")}*`, "published", cell(r[1] ?? "—"), ...cells]);
+    }
+  }
+  return { rows, figures };
+}
+
+/** "a", "a and b", "a, b and c". */
+const andList = (xs: readonly string[]) => (xs.length < 2 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`);
+
+/** What an accuracy table's own cells need said: published rows set into it, NA for growing states, streamed settings. */
+function accuracyNotes(t: AccuracyTable, withPublished: boolean): string[] {
+  const notes: string[] = [];
+  const pub = published[t.task];
+  if (withPublished && pub) {
+    notes.push(
+      `Rows in italics: ${pub.source} as printed, under the columns of the same test length (\`perfect\`: 100%; ` +
+        "`OOM`: out of GPU memory; `—`: no figure for that length in the table copied here); their models and training differ from ours (settings below).",
+    );
+  }
+  const cells = t.rows.flatMap((r) => r.cells).filter((c): c is ResultRow => c !== undefined);
+  const grew = t.rows.filter((r) => r.cells.some((c) => c && grewOut(c)));
+  if (grew.length) {
+    const columns = t.columns.filter((_, i) => grew.some((r) => r.cells[i] && grewOut(r.cells[i]!))).map((c) => c.label);
+    notes.push(
+      `\`NA\` at ${andList(columns)} for ${andList(grew.map((r) => cell(r.model)))}: not run, because the checkpoint's state grows ` +
+        "with the length (attention's key-value cache, Hyena's filter history) and settings past 65,536 tokens are streamed " +
+        "through `step.onnx` for constant-size states only. (In the paper, attention runs out of GPU memory there: OOM.)",
+    );
+  }
+  if (cells.some((c) => c.status === "ok" && c.note.includes("streamed through step.onnx"))) {
+    notes.push(
+      "Settings past 65,536 tokens were streamed through `step.onnx`: all of a setting's examples stepped together, token by " +
+        "token; long settings evaluate fewer examples (at most 2^21 tokens of examples, at least 16), hence wider intervals.",
+    );
+  }
+  return notes.length ? ["", ...notes.flatMap((n, i) => (i ? ["", n] : [n]))] : [];
+}
+
+/** The published settings (and figures) beside ours, under a task's (last) table; `shown`: figures already set into it. */
+function renderPublished(task: string, cards: readonly ModelCard[], shown: ReadonlySet<PublishedFigure> = new Set()): string[] {
   const pub = published[task];
   if (!pub) return [];
   const ours = cards.filter((c) => c.task.id === task);
   const out = ["", `#### Published: ${pub.source}, ${link(`arXiv ${pub.arxiv}`, arxivUrl(pub.arxiv))}`, "", pub.summary, ""];
-  for (const f of pub.figures ?? []) out.push(`${f.caption}:`, "", table(f.header, f.rows.map((r) => r.map(cell))), "");
+  for (const f of pub.figures ?? []) if (!shown.has(f)) out.push(`${f.caption}:`, "", table(f.header, f.rows.map((r) => r.map(cell))), "");
   out.push(
     table(
       ["setting", pub.theirs, ...ours.map((c) => cell(c.id))],
