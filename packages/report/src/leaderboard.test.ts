@@ -20,6 +20,22 @@ function rowOf(text: string, anchor: string): string[] {
   return line.split(" | ").map((c) => c.replace(/^\| |\s\|$/g, ""));
 }
 
+describe("overview", () => {
+  it("has a column per task, a row per family, each cell the family's trained-setting value linked to its row", () => {
+    const lines = md.split("\n");
+    const at = lines.indexOf("## Overview: tasks x families");
+    expect(at).toBeGreaterThanOrEqual(0);
+    const header = lines.slice(at).find((l) => l.startsWith("| family"))!;
+    expect(header).toContain("MQAR (accuracy)");
+    const t = accuracyTables(rows, cards)[0]!;
+    for (const r of t.rows) {
+      const trained = r.cells.find((c) => c?.status === "ok" && c.seq_len === r.card?.task.params.seq_len);
+      const line = lines.slice(at).find((l) => l.startsWith(`| [${r.card!.family}]`))!;
+      expect(line).toContain(trained ? `(#${r.anchor})` : "—");
+    }
+  });
+});
+
 describe("accuracy table", () => {
   const t = accuracyTables(rows, cards)[0]!;
 
@@ -214,6 +230,7 @@ describe("language-modelling tables", () => {
 
   it("leaves the page as it was when there are no language-modelling rows or cards", () => {
     expect(md).not.toContain("## Language modelling");
-    expect(out.startsWith(md.slice(0, md.indexOf("## Speed")).replace(/\n+$/, ""))).toBe(true);
+    // the accuracy section unchanged (the overview above it gains the language-modelling columns)
+    expect(out).toContain(md.slice(md.indexOf("## Accuracy"), md.indexOf("## Speed")).replace(/\n+$/, ""));
   });
 });

@@ -235,10 +235,47 @@ export function headline(card: ModelCard, tables: readonly AccuracyTable[]): { r
   const r = t?.rows.find((x) => x.model === card.id);
   if (!t || !r) return undefined;
   const picks = t.columns.map((col, i) => ({ row: r.cells[i], label: settingLabel(t.task, col.split) }));
-  const trained = picks.find((p) => p.row && p.row.seq_len === card.task.params.seq_len);
+  // bench notes the trained setting's rows ("..., trained setting"); older rows are matched by length
+  const trained =
+    picks.find((p) => p.row?.note.includes("trained setting")) ?? picks.find((p) => p.row && p.row.seq_len === card.task.params.seq_len);
   const ok = (p: (typeof picks)[number] | undefined) => p?.row?.status === "ok";
   const pick = ok(trained) ? trained : (picks.find(ok) ?? trained ?? picks.find((p) => p.row));
   return pick?.row ? { row: pick.row, label: pick.label } : undefined;
+}
+
+/**
+ * The task x family overview: for each family and task, the best headline value (the trained setting's, see
+ * headline) among the family's checkpoints on the task, linked to its row in the task's table; "—" where the family
+ * has no benchmarked checkpoint on the task. Each task's main table (accuracy, or perplexity before bits per byte).
+ */
+export function renderOverview(all: readonly AccuracyTable[], cards: readonly ModelCard[]): string[] {
+  const mains = all.filter((t, i) => all.findIndex((u) => u.task === t.task) === i);
+  if (mains.length === 0) return [];
+  const families = unique(cards.map((c) => c.family)).sort(cmp);
+  const body = families.map((family) => [
+    link(family, familyPage(family)),
+    ...mains.map((t) => {
+      const picks = cards
+        .filter((c) => c.family === family && c.task.id === t.task)
+        .map((c) => ({ card: c, pick: headline(c, [t]) }))
+        .filter((x) => x.pick && okValue(x.pick.row) !== undefined);
+      if (picks.length === 0) return "—";
+      const better = higherIsBetter(t.metric);
+      const best = picks.sort(byFields((x) => (better ? -1 : 1) * okValue(x.pick!.row)!))[0]!;
+      return link(showMetric(t.metric)(okValue(best.pick!.row)!), `#${anchorFor(best.card.id, t.task)}`);
+    }),
+  ]);
+  const header = ["family", ...mains.map((t) => `${taskLabel(t.task)} (${METRIC_LABELS[t.metric]})`)];
+  return [
+    "## Overview: tasks x families",
+    "",
+    "Each family's best checkpoint on each task, at the setting it was trained at (linked to its row below, where the " +
+      "other settings, the intervals, the training budget and the published figures beside ours are). Accuracy: higher " +
+      "is better; bits per byte and perplexity: lower. `—`: no benchmarked checkpoint of the family on the task yet.",
+    "",
+    table(header, body, ["l", ...mains.map(() => "r" as const)]),
+    "",
+  ];
 }
 
 function renderAccuracy(all: AccuracyTable[], docsDir: string, modelsDir: string, cards: readonly ModelCard[]): string[] {
@@ -628,8 +665,10 @@ export interface LeaderboardInput {
 /** The generated body of docs/leaderboard.md (between the markers). */
 export function renderLeaderboard({ rows, cards, docsDir, modelsDir }: LeaderboardInput): string {
   if (rows.length === 0 && cards.length === 0) return "No results yet: train a model, run `pnpm bench`, then `pnpm report`.";
+  const tables = accuracyTables(rows, cards);
   return [
-    ...renderAccuracy(accuracyTables(rows, cards), docsDir, modelsDir, cards),
+    ...renderOverview(tables, cards),
+    ...renderAccuracy(tables, docsDir, modelsDir, cards),
     "",
     ...renderSpeed(rows, cards, docsDir, modelsDir),
     "",
