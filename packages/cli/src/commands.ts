@@ -24,6 +24,8 @@ export interface BenchArgs {
   /** --resume <run-id>, or "" with --run-id; undefined: a new run. */
   resume?: string;
   examples?: number;
+  /** --settings: only the task settings of these lengths */
+  settings?: string;
   threads?: number;
   cellTimeout?: number;
   verify: boolean;
@@ -46,6 +48,7 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   if (a.examples !== undefined && !(Number.isInteger(a.examples) && a.examples > 0)) throw new UserError(`--examples ${a.examples}: must be a positive integer`, "e.g. --examples 500");
   if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new UserError(`--threads ${a.threads}: must be a positive integer`, "e.g. --threads 2");
   const seqLens = a.seqLen ? parseList("seq-len", a.seqLen, "1024,4096,16384") : undefined;
+  const settingLens = a.settings ? parseList("settings", a.settings, "65536,1048576") : undefined;
   const resume = a.resume !== undefined;
   if (resume && a.resume && a.runId && a.resume !== a.runId) throw new UserError(`--resume ${a.resume} and --run-id ${a.runId} name different runs`, "give the run once: --resume <run-id>");
   const sharded = await planShardedBench({ flag: a.shard, run: a.runId ?? a.resume, checkpoints, eps, task: a.task, outDir: resolve(root, a.out), checkEps: (xs) => Promise.all(xs.map(getBackend)) });
@@ -56,7 +59,7 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   const started = performance.now();
   const { file, rows } = await runShard(sharded, resolve(root, a.out), () => bench({
     root, checkpoints: sharded?.checkpoints ?? checkpoints, eps: sharded?.eps ?? eps, include: sharded?.include, task: a.task, seqLens, quick: a.quick,
-    outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, threads: a.threads,
+    outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, settingLens, threads: a.threads,
     cellTimeoutMs: a.cellTimeout === undefined ? undefined : a.cellTimeout * 1000,
   }));
   console.log(formatTable(rows));

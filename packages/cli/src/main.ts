@@ -25,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("seq-len", { type: "string", desc: "prefill lengths, comma-separated (default 1024,4096,16384; --quick 1024)" })
             .option("quick", { type: "boolean", default: false, desc: "trained setting only, 200 examples, one length: under a minute" })
             .option("examples", { type: "number", desc: "test examples per setting (default 1000, --quick 200)" })
+            .option("settings", { type: "string", desc: "only the task settings of these sequence lengths, comma-separated (e.g. 1048576: induction heads at 2^20 alone)" })
             .option("out", { type: "string", default: "results", desc: "folder for results/<run-id>.csv" })
             .option("models-dir", { type: "string", default: "models" })
             .option("data", { type: "string", desc: 'your own JSONL: {"input_ids": [...], "targets": [...]} per line' })

@@ -30,6 +30,8 @@ export interface BenchOptions {
   data?: string;
   /** Test examples per setting (default 1000, quick 200), fewer at long settings: examplesFor(seqLen, examples). */
   examples?: number;
+  /** Only the task settings whose sequence length is one of these (--settings); default all. */
+  settingLens?: number[];
   /** Settings longer than this are streamed through step.onnx, or `na` for growing-state checkpoints (default STREAM_ABOVE = 2^16). */
   streamAbove?: number;
   threads?: number;
@@ -96,7 +98,8 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
       continue;
     }
     const trained = task.parseParams(card.task.params);
-    const settings = o.quick ? task.settings(trained).slice(0, 1) : task.settings(trained);
+    const all = o.quick ? task.settings(trained).slice(0, 1) : task.settings(trained);
+    const settings = o.settingLens ? all.filter((s) => o.settingLens!.includes(task.seqLen(s.params))) : all;
     for (const backend of backends) {
       if (o.include && !o.include(card.id, backend.name)) continue;
       const base = { ...prov, runtime: backend.runtime, runtime_version: backend.version, ep: backend.name, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === "prefill.onnx")?.sha256 ?? "" };
@@ -131,7 +134,7 @@ async function runMatrix(o: BenchOptions, out: ResultFile, backends: Backends, u
                 version: task.version,
                 examples: () => task.generate(s.params, "test", examplesFor(seqLen, nExamples), TEST_SEED),
                 seqLen,
-                note: (count) => `${examplesNote(count, TEST_SEED)}${s === settings[0] ? ", trained setting" : ", longer than trained"}${budgetNote(count, nExamples)}`,
+                note: (count) => `${examplesNote(count, TEST_SEED)}${s === all[0] ? ", trained setting" : ", another setting"}${budgetNote(count, nExamples)}`,
               };
             });
         // User data is scored by argmax accuracy; a task by its metrics (accuracy, or bits per byte and perplexity).

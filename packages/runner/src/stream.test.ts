@@ -71,3 +71,12 @@ it("bench: a constant-state checkpoint's long setting is streamed, a growing-sta
   const v = await verifyResults({ file: again.file, checkpoints, eps: ["cpu"], threads: 1, log: () => {} });
   expect(v).toEqual({ checked: 1, mismatches: [] });
 });
+
+it("--settings keeps only the task settings of the lengths named, and the trained one is still noted as trained", async () => {
+  const out = tmp();
+  const opts = { root, checkpoints: [ckpt("mamba-selective-copying")], eps: ["cpu"], quick: false, seqLens: [16], outDir: out, runId: "t", resume: false, examples: 3, threads: 1, log: () => {} };
+  const { rows } = await bench({ ...opts, settingLens: [256] });
+  const acc = rows.filter((r) => r.metric === "accuracy");
+  expect(acc.map((r) => r.seq_len)).toEqual([256]);
+  expect(acc[0]!.note).toContain("trained setting");
+});

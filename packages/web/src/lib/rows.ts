@@ -117,7 +117,7 @@ export function accuracyRow(
     ci_high: acc.ci[1],
     n: acc.total,
     status: "ok",
-    note: `${examplesNote(t.examples, t.seed)}${t.trained ? ", trained setting" : ", longer than trained"}; ${acc.correct}/${acc.total} ${t.exactMatch ? "examples exactly right" : "scored positions"}; ${where(run.env)}`,
+    note: `${examplesNote(t.examples, t.seed)}${t.trained ? ", trained setting" : ", another setting"}; ${acc.correct}/${acc.total} ${t.exactMatch ? "examples exactly right" : "scored positions"}; ${where(run.env)}`,
   }, now);
 }
 
