@@ -50,6 +50,26 @@ describe("scaling exponent", () => {
   });
 });
 
+describe("docs/speed.md with runs on different checkpoints", () => {
+  // "other": a later run on checkpoints of another task (a card of the fixture re-labelled), beside the MQAR run
+  const otherCards = [...cards, ...cards.filter((k) => k.id === "mamba-mqar").map((k) => ({ ...k, id: "mamba-other", task: { ...k.task, id: "induction-heads" } }))];
+  const other = suite("new").filter((r) => r.model === "mamba-mqar").map((r) => ({ ...r, run_id: "other", model: "mamba-other", timestamp: "2026-01-03T00:00:00Z" }));
+  const page = renderSpeedPage([...suite("old"), ...suite("new"), ...other], otherCards);
+
+  it("shows the latest run of each set of checkpoint tasks, newest first, each with its own charts", () => {
+    expect(page.body).toContain("2 runs, newest first");
+    const a = page.body.indexOf("## Checkpoints trained on induction-heads: run `other`");
+    const b = page.body.indexOf("## Checkpoints trained on mqar: run `new`");
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(b).toBeGreaterThan(a);
+    expect(page.body).not.toContain("`old`");
+    expect(page.body).toContain("### Targets");
+    expect(page.body).toContain("](speed/other-prefill.svg)");
+    expect([...page.charts.keys()]).toContain("speed/new-prefill.svg");
+    expect([...page.charts.keys()]).toContain("speed/other-decode.svg");
+  });
+});
+
 describe("docs/speed.md", () => {
   const rows = [...suite("old").map((r) => ({ ...r, value: r.value === null ? null : r.value * 7 })), ...suite("new")];
   const page = renderSpeedPage(rows, cards);

@@ -1,6 +1,6 @@
 // docs/speed.md and docs/speed/*.svg from the rows of `pnpm bench --suite speed` (task "speed", split "prefill" or
-// "decode"). Only the latest such run is shown, so every ratio divides two rows measured in the same run, on the same
-// machine; the issue's targets and the papers' claims are checked against it.
+// "decode"). The latest run on each set of checkpoints is shown, each on its own, so every ratio divides two rows
+// measured in the same run, on the same machine; the issue's targets and the papers' claims are checked against each.
 import type { ModelCard, Metric, ResultRow } from "@ssmbench/core";
 import { arxivUrl, bytes, byFields, cell, cmp, finite, grouped, link, megabytes, ms, table, tokensPerS, unique } from "./format.ts";
 import { ATTENTION_FAMILY, statusText } from "./leaderboard.ts";
@@ -74,10 +74,56 @@ export function reexported(rows: readonly ResultRow[], cards: readonly ModelCard
   return unique(rows.filter((r) => r.ep !== TORCH_EP && r.checkpoint_sha256 && current.has(r.model) && current.get(r.model) !== r.checkpoint_sha256).map((r) => r.model)).sort(cmp);
 }
 
+/**
+ * The speed runs the page shows, newest first: the latest run of each set of checkpoint tasks (one run on the
+ * d_model 128 MQAR checkpoints, another on every family's induction-heads checkpoint, ...), so a newer run on other
+ * checkpoints does not hide an older one. Each is rendered on its own: ratios never mix runs.
+ */
+export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[]): string[] {
+  const tasksOf = new Map<string, Set<string>>();
+  const newest = new Map<string, string>();
+  for (const r of rows.filter(isSuiteRow)) {
+    const tasks = tasksOf.get(r.run_id) ?? new Set<string>();
+    tasks.add(cards.find((k) => k.id === r.model)?.task.id ?? "?");
+    tasksOf.set(r.run_id, tasks);
+    if (!(r.timestamp <= (newest.get(r.run_id) ?? ""))) newest.set(r.run_id, r.timestamp);
+  }
+  const latest = new Map<string, string>(); // task set -> run
+  for (const [run, tasks] of tasksOf) {
+    const key = [...tasks].sort(cmp).join(",");
+    const cur = latest.get(key);
+    if (!cur || newest.get(run)! > newest.get(cur)!) latest.set(key, run);
+  }
+  return [...latest.values()].sort(byFields((run) => newest.get(run)!)).reverse();
+}
+
 export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly ModelCard[]): SpeedPage {
-  const run = latestSpeedRun(allRows);
+  const runs = speedRuns(allRows, cards);
+  if (runs.length === 0) return { body: "No speed-suite rows yet: run `pnpm bench --suite speed --model all`, then `pnpm report`.\n", charts: new Map() };
+  if (runs.length === 1) return renderRun(runs[0]!, allRows, cards);
+  const out = [
+    `${runs.length} runs, newest first: the latest run on each set of checkpoints (\`pnpm bench --suite speed --task <task>\`). ` +
+      "Each section is one run; its ratios divide rows of that run only.",
+  ];
   const charts = new Map<string, string>();
-  if (!run) return { body: "No speed-suite rows yet: run `pnpm bench --suite speed --model all`, then `pnpm report`.\n", charts };
+  for (const run of runs) {
+    const page = renderRun(run, allRows, cards);
+    const tasks = unique(allRows.filter((r) => r.run_id === run && isSuiteRow(r)).map((r) => cards.find((k) => k.id === r.model)?.task.id ?? "?")).sort(cmp);
+    const prefix = `speed/${run.replace(/[^a-zA-Z0-9-]/g, "-")}-`;
+    const body = page.body
+      .replaceAll("](speed/", `](${prefix}`)
+      .split("\n")
+      .map((l) => (l.startsWith("#") ? `#${l}` : l))
+      .join("\n");
+    out.push("", `## Checkpoints trained on ${tasks.join(", ")}: run \`${run}\``, "", body.trimEnd());
+    for (const [rel, svg] of page.charts) charts.set(rel.replace("speed/", prefix), svg);
+  }
+  return { body: out.join("\n") + "\n", charts };
+}
+
+/** One speed run's sections (targets, claims, prefill, decode, ratios, memory) and its charts under speed/. */
+function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly ModelCard[]): SpeedPage {
+  const charts = new Map<string, string>();
   const rows = allRows.filter((r) => r.run_id === run && isSuiteRow(r));
   const models = unique(rows.map((r) => r.model)).sort(byFields((m) => (cards.find((k) => k.id === m)?.family === ATTENTION_FAMILY ? 1 : 0), (m) => m));
   const epOrder = (ep: string) => (ep === TORCH_EP ? "~" : ep);
