@@ -10,6 +10,8 @@ it("bounds a prefill batch by its logits and by its tokens", () => {
   expect(evalBatch(4096, 16)).toBe(16); // token bound: small vocabulary, long sequences
   expect(evalBatch(256, 16)).toBe(64); // at most 64
   expect(evalBatch(1 << 20, 16)).toBe(1); // at least 1
+  expect(evalBatch(16384, 16)).toBe(1); // scores bound: attention's seq^2 per example
+  expect(evalBatch(8192, 16)).toBe(4);
 });
 
 it("reads back what an accuracy row's note says it was measured on", () => {

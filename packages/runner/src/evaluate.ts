@@ -75,12 +75,12 @@ export function parseExamplesNote(note: string): { examples: number; seed: numbe
 }
 
 /**
- * Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB and a batch at most 2^16 tokens
- * (attention's [batch, heads, seq, seq] scores grow with both: 64 x 4096 tokens of a small-vocabulary task
- * once took a 2-layer attention model past 24 GB).
+ * Examples per prefill call: keeps the [batch, seq, vocab] logits near 128 MB, a batch at most 2^16 tokens and
+ * batch x seq^2 at most 2^28 (attention's [batch, heads, seq, seq] scores grow with both: 64 x 4096 tokens of a
+ * small-vocabulary task once took a 2-layer attention model past 24 GB, and 4 x 16,384 got one killed).
  */
 export const evalBatch = (seqLen: number, vocab: number) =>
-  Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab)), Math.floor(2 ** 16 / seqLen)));
+  Math.max(1, Math.min(64, Math.floor(2 ** 25 / (seqLen * vocab)), Math.floor(2 ** 16 / seqLen), Math.floor(2 ** 28 / seqLen ** 2)));
 
 /** Tokens a setting's test examples may hold in all: a setting of length T gets at most 2^21 / T examples... */
 export const EXAMPLE_TOKEN_BUDGET = 2 ** 21;
