@@ -122,15 +122,24 @@ describe("entry status kinds", () => {
     expect(status(byTitle("RWKV: Reinventing"), ["rwkv"]).kind).toBe("in-progress");
   });
 
-  it("planned: a family without package (with its reason), or a hybrid of existing blocks", () => {
+  it("planned: a family without package (with its reason), or a hybrid the hybrid package cannot stack", () => {
     const s4 = status(byTitle("Efficiently Modeling Long Sequences"), ["gla", "s4d"]);
     expect(s4.kind).toBe("planned");
     expect(s4.cell).toMatch(/^planned \(family s4\): .*normal-plus-low-rank/);
-    for (const title of ["Jamba", "MoE-Mamba", "BlackMamba", "Block-State Transformers", "Efficient Long Sequence Modeling via State Space Augmented"]) {
-      const s = status(byTitle(title));
+    for (const title of ["Block-State Transformers", "Efficient Long Sequence Modeling via State Space Augmented"]) {
+      const s = status(byTitle(title), ["hybrid"]);
       expect(s.kind).toBe("planned");
-      expect(s.cell).toMatch(/^planned: a hybrid of existing blocks \(/);
+      expect(s.cell).toMatch(/^planned: not a stack of layers \(packages\/model-hybrid stacks whole layers by config\): /);
     }
+  });
+
+  it("hybrids of stacked layers (Jamba, MoE-Mamba, BlackMamba) are the hybrid family's", () => {
+    for (const title of ["Jamba", "MoE-Mamba", "BlackMamba"]) {
+      expect(byTitle(title).family).toBe("hybrid");
+      expect(status(byTitle(title), ["hybrid"]).cell).toMatch(/^in progress: \[packages\/model-hybrid\]\(\.\.\/packages\/model-hybrid\) implemented and parity-tested/);
+      expect(status(byTitle(title)).cell).toBe("planned (family hybrid)");
+    }
+    expect(entries.filter((e) => e.family === "hybrid")).toHaveLength(4); // MoE-Mamba is in both lists
   });
 
   it("task: entries reproduced as a task, with the checkpoints on it", () => {
