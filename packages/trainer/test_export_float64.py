@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ssmbench_trainer import export
 from ssmbench_trainer.common import REPO, load_family
-from ssmbench_trainer.numerics import erf64, gelu, silu
+from ssmbench_trainer.numerics import erf64, float64_safe, gelu, silu
 from ssmbench_trainer.weights import WEIGHTS, save_weights
 
 torch.set_num_threads(1)
@@ -38,6 +38,20 @@ def test_gelu_and_silu_are_torchs_functions_in_both_dtypes():
     assert float((silu(x) - F.silu(x)).abs().max()) < 1e-12
     x32 = x.float()
     assert torch.equal(gelu(x32), F.gelu(x32)) and torch.equal(silu(x32), F.silu(x32))
+
+
+def test_float64_safe_swaps_torchs_activations_in_while_tracing_only():
+    x = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    torch_silu = F.silu
+    with float64_safe():
+        assert F.silu is not torch_silu
+        assert float((F.silu(x) - torch_silu(x)).abs().max()) < 1e-12
+        assert float((torch.nn.GELU()(x) - gelu(x)).abs().max()) == 0.0
+        assert torch.equal(F.silu(x.float()), torch_silu(x.float()))      # float32 unchanged
+        # the traced graph spells SiLU without x * Sigmoid(x), so onnxruntime makes no float-only QuickGelu of it
+        ops = {n.target.__name__ for n in torch.export.export(torch.nn.SiLU(), (x,)).graph.nodes if n.op == "call_function"}
+        assert not any("silu" in o or "sigmoid" in o for o in ops), ops
+    assert F.silu is torch_silu
 
 
 @pytest.fixture(scope="module")

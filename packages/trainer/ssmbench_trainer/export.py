@@ -20,6 +20,7 @@ from its weights.safetensors, keeping its card's training record.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import hashlib
@@ -33,6 +34,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from . import numerics
 from .common import REPO, build_model, count_params, load_family, load_split
 from .weights import WEIGHTS, family_dir, load_checkpoint, save_weights
 
@@ -259,7 +261,8 @@ def main(argv=None):
     ex_ids = torch.randint(0, vocab, (2, 40))
     names_in = [f"past_{s['name']}" for s in spec]
     names_out = ["logits", *[f"present_{s['name']}" for s in spec]]
-    with tempfile.TemporaryDirectory() as tmp:
+    traced = numerics.float64_safe() if args.precision == "float64" else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory() as tmp, traced:
         pre_tmp, step_tmp = Path(tmp) / "prefill.onnx", Path(tmp) / "step.onnx"
         export_graph(Prefill(graph_model), (ex_ids.clone(),), ({0: batch, 1: seq},), ["input_ids"], names_out, pre_tmp,
                      {("input_ids", 0): "batch", ("input_ids", 1): "seq"}, opset)

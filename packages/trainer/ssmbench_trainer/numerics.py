@@ -8,10 +8,14 @@ float32 they are torch's own, so training and float32 exports are unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
+
+# torch's own functions, kept before float64_safe() may stand this module's in for them
+_F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID = F.gelu, F.silu, F.softplus, F.logsigmoid
 
 _TAYLOR_TERMS = 48   # erf's Maclaurin series on |x| <= 3: the last term is below 1e-17
 _CF_TERMS = 64       # Laplace's continued fraction for erfc on |x| >= 3: converged to ~3e-15 at x = 3
@@ -49,24 +53,46 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     """x * Phi(x) = x/2 (1 + erf(x / sqrt 2)), the exact GELU."""
     if x.dtype == torch.float64:
         return 0.5 * x * (1 + erf64(x * x.new_tensor(1 / math.sqrt(2))))
-    return F.gelu(x)
+    return _F_GELU(x)
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
     """x * sigmoid(x) (swish); for float64 as x / (1 + exp(-x)), which onnxruntime does not fuse into QuickGelu."""
     if x.dtype == torch.float64:
         return x / (1 + torch.exp(-x))
-    return F.silu(x)
+    return _F_SILU(x)
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
     """log(1 + exp(x)); for float64 as max(x, 0) + log(1 + exp(-|x|)) (onnxruntime's Softplus is float32 only)."""
     if x.dtype == torch.float64:
         return torch.clamp(x, min=0) + torch.log(1 + torch.exp(-x.abs()))
-    return F.softplus(x)
+    return _F_SOFTPLUS(x)
 
 
 def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)) in every dtype: torch exports F.logsigmoid as
     Log(Sigmoid(x)), which onnxruntime 1.30 (CPU) evaluates to -14.84 at x = -15 and -inf from x = -18 down."""
     return torch.clamp(x, max=0) - torch.log(1 + torch.exp(-x.abs()))
+
+
+@contextlib.contextmanager
+def float64_safe():
+    """While a float64 model is traced for export: torch.nn.functional's gelu, silu, softplus and logsigmoid (and so
+    nn.GELU, nn.SiLU, ...) are this module's, so a family that calls torch's directly still exports float64 graphs
+    onnxruntime can run (rwkv-copying's float64 export failed on a QuickGelu fusion of F.silu). Arguments this module
+    does not implement (tanh-approximate GELU, softplus with beta or threshold) go to torch's own functions."""
+    def gelu_(x, approximate="none"):
+        return gelu(x) if approximate == "none" else _F_GELU(x, approximate=approximate)
+
+    def silu_(x, inplace=False):
+        return silu(x)
+
+    def softplus_(x, beta=1.0, threshold=20.0):
+        return softplus(x) if beta == 1 and x.dtype == torch.float64 else _F_SOFTPLUS(x, beta, threshold)
+
+    F.gelu, F.silu, F.softplus, F.logsigmoid = gelu_, silu_, softplus_, log_sigmoid
+    try:
+        yield
+    finally:
+        F.gelu, F.silu, F.softplus, F.logsigmoid = _F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID
