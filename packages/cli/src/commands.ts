@@ -26,6 +26,8 @@ export interface BenchArgs {
   examples?: number;
   /** --settings: only the task settings of these lengths */
   settings?: string;
+  /** --stream-above: settings longer than this are streamed (constant state) or na (growing state) */
+  streamAbove?: number;
   threads?: number;
   cellTimeout?: number;
   verify: boolean;
@@ -49,6 +51,7 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   if (a.threads !== undefined && !(Number.isInteger(a.threads) && a.threads > 0)) throw new UserError(`--threads ${a.threads}: must be a positive integer`, "e.g. --threads 2");
   const seqLens = a.seqLen ? parseList("seq-len", a.seqLen, "1024,4096,16384") : undefined;
   const settingLens = a.settings ? parseList("settings", a.settings, "65536,1048576") : undefined;
+  if (a.streamAbove !== undefined && !(Number.isInteger(a.streamAbove) && a.streamAbove > 0)) throw new UserError(`--stream-above ${a.streamAbove}: must be a positive integer`, "e.g. --stream-above 2097152");
   const resume = a.resume !== undefined;
   if (resume && a.resume && a.runId && a.resume !== a.runId) throw new UserError(`--resume ${a.resume} and --run-id ${a.runId} name different runs`, "give the run once: --resume <run-id>");
   const sharded = await planShardedBench({ flag: a.shard, run: a.runId ?? a.resume, checkpoints, eps, task: a.task, outDir: resolve(root, a.out), checkEps: (xs) => Promise.all(xs.map(getBackend)) });
@@ -59,7 +62,7 @@ export async function benchCommand(root: string, a: BenchArgs): Promise<void> {
   const started = performance.now();
   const { file, rows } = await runShard(sharded, resolve(root, a.out), () => bench({
     root, checkpoints: sharded?.checkpoints ?? checkpoints, eps: sharded?.eps ?? eps, include: sharded?.include, task: a.task, seqLens, quick: a.quick,
-    outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, settingLens, threads: a.threads,
+    outDir: resolve(root, a.out), runId, resume, data: a.data ? resolve(a.data) : undefined, examples: a.examples, settingLens, streamAbove: a.streamAbove, threads: a.threads,
     cellTimeoutMs: a.cellTimeout === undefined ? undefined : a.cellTimeout * 1000,
   }));
   console.log(formatTable(rows));

@@ -25,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("seq-len", { type: "string", desc: "prefill lengths, comma-separated (default 1024,4096,16384; --quick 1024)" })
             .option("quick", { type: "boolean", default: false, desc: "trained setting only, 200 examples, one length: under a minute" })
             .option("examples", { type: "number", desc: "test examples per setting (default 1000, --quick 200)" })
+            .option("stream-above", { type: "number", desc: "settings longer than this many tokens are streamed through step.onnx (constant-state checkpoints) or not run (growing state); default 65536. Raise it to prefill long settings one example at a time (faster, more memory)" })
             .option("settings", { type: "string", desc: "only the task settings of these sequence lengths, comma-separated (e.g. 1048576: induction heads at 2^20 alone)" })
             .option("out", { type: "string", default: "results", desc: "folder for results/<run-id>.csv" })
             .option("models-dir", { type: "string", default: "models" })
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         (a) =>
           a.suite === "speed"
             ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"] }))
-            : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"] }),
+            : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], streamAbove: a["stream-above"] }),
       )
       .command(
         "train",
