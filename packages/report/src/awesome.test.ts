@@ -42,7 +42,7 @@ describe("awesome.md", () => {
     entries.forEach((e, i) => {
       if (e.family === null) expect(status(i)).toMatch(/^(out of scope|not a model|planned|task): /);
       else if (e.family === "gla") expect(status(i)).toBe("planned (family gla) |");
-      else if (e.family === "s4") expect(status(i)).toMatch(/^planned \(family s4\): \S/);
+      else if (e.family === "lssl") expect(status(i)).toMatch(/^planned \(family lssl\): \S/);
       else if (e.family === "rwkv") expect(status(i)).toMatch(/^checkpoint \[rwkv-mqar\]\(leaderboard\.md#rwkv-mqar\): not benchmarked yet/);
     });
   });
@@ -119,13 +119,18 @@ describe("entry status kinds", () => {
   it("in progress: a model package without checkpoint, or a checkpoint not benchmarked ok", () => {
     const gla = status(byTitle("Gated Linear Attention"), ["gla"]);
     expect(gla).toEqual({ kind: "in-progress", cell: "in progress: [packages/model-gla](../packages/model-gla) implemented and parity-tested, no trained checkpoint yet" });
+    const s4 = byTitle("Efficiently Modeling Long Sequences");
+    expect(s4).toMatchObject({ family: "s4" });
+    expect(s4.scope).toBeUndefined();
+    expect(status(s4, ["s4", "s4d"]).cell).toBe("in progress: [packages/model-s4](../packages/model-s4) implemented and parity-tested, no trained checkpoint yet");
+    expect(implementedFamilies(repoPackages)).toContain("s4");
     expect(status(byTitle("RWKV: Reinventing"), ["rwkv"]).kind).toBe("in-progress");
   });
 
   it("planned: a family without package (with its reason), or a hybrid the hybrid package cannot stack", () => {
-    const s4 = status(byTitle("Efficiently Modeling Long Sequences"), ["gla", "s4d"]);
-    expect(s4.kind).toBe("planned");
-    expect(s4.cell).toMatch(/^planned \(family s4\): .*normal-plus-low-rank/);
+    const lssl = status(byTitle("Combining Recurrent, Convolutional"), ["gla", "s4d"]);
+    expect(lssl.kind).toBe("planned");
+    expect(lssl.cell).toMatch(/^planned \(family lssl\): .*HiPPO-LegS/);
     for (const title of ["Block-State Transformers", "Efficient Long Sequence Modeling via State Space Augmented"]) {
       const s = status(byTitle(title), ["hybrid"]);
       expect(s.kind).toBe("planned");

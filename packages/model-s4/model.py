@@ -1,0 +1,395 @@
+"""S4 (structured state space sequence model, NPLR/DPLR parameterisation): plain PyTorch reference for ssmbench.
+
+After Gu, Goel & Re, "Efficiently Modeling Long Sequences with Structured State Spaces", arXiv 2111.00396
+(Theorem 1, Algorithm 1, Appendix C), with the conventions of the authors' later code (P = Q, Lambda a complex
+diagonal, conjugate symmetry). Each of the H = d_model channels is its own single-input single-output SSM with a
+state of N = d_state:
+
+    x'(t) = A x(t) + B u(t),   y(t) = C x(t) + D u(t),      A = Lambda - P P^*   (diagonal plus rank one, "DPLR")
+
+HiPPO-LegS init (`hippo_legs`, `nplr`): A_nk = -(2n+1)^1/2 (2k+1)^1/2 (n > k), -(n+1) (n = k), 0 (n < k),
+B_n = (2n+1)^1/2, P_n = (n + 1/2)^1/2. A + P P^T = -1/2 I + (skew-symmetric) is normal: its unitary
+eigendecomposition V (Lambda) V^* gives Lambda = -1/2 + i omega, and in that basis A = Lambda - (V^* P)(V^* P)^*,
+B -> V^* B. Since A, P and B are real the modes come in conjugate pairs: the layer keeps the M = N/2 with
+omega > 0 (lambda, p, b, c, each [H, M] complex) and the full system is
+    Lambda_full = [lambda, conj lambda],  P_full = [p, conj p],  B_full = [b, conj b],  C_full = [c, conj c],
+which is real (the output is 2 Re(c . x)). Every channel starts from the same (lambda, p, b) and its own random
+C ~ N(0, 1) complex; lambda is kept in the left half plane as -exp(log_A_real) + i A_imag; dt = exp(log_dt),
+log_dt ~ U[log dt_min, log dt_max] per channel. All of lambda, p, b, c, dt and D are trained.
+
+Bilinear discretisation (S4 eq. 3), Abar = (I - dt/2 A)^-1 (I + dt/2 A), Bbar = (I - dt/2 A)^-1 dt B. With
+e = 1 / (1 - dt/2 Lambda) (elementwise) the Woodbury identity gives (I - dt/2 A)^-1 = diag(e) - rho (e P)(e P^*)
+with rho = (dt/2) / (1 + dt/2 sum_n |P_n|^2 e_n) (real under conjugate symmetry), hence, exactly,
+    Abar = diag(e (1 + dt/2 Lambda)) - 2 rho (e P)(P^* e),    Bbar = dt (e B - rho (e P) (P^* e B)):
+a diagonal plus rank-one matrix again (`discrete`).
+
+Forms (all compute the same function; test_model.py checks each against the others and a dense reference):
+  * `step` (decoding): the recurrence on the M kept modes, O(N) per token and channel through the DPLR structure,
+        x <- a x - w 2 Re(q . x) + bbar u,     y = 2 Re(c . x) + D u
+    (a = e (1 + dt/2 lambda), w = 2 rho e p, q = conj(p) e; the "2 Re" is the conjugate half's contribution).
+    State: x [B, H, M, 2] (complex as (re, im) pairs, as S4D, S5 and LRU store theirs): constant size, whatever the
+    length. The update runs in float64 and the state is stored in float32 (the prefill's kernel is exact; over 2000
+    tokens at the default dt range, float32 updates put 4e-6 between the two forms' outputs, float64 ones 7e-7).
+  * `forward` (prefill, training; convolution mode), S4's Algorithm 1 at a dynamic length T:
+      m = the smallest power of two >= max(T, 2) (computed inside the exported graph, as model-hyena does);
+      1. C~ = C (I - Abar^m): Abar^m by repeated squaring of the dense real 2M x 2M form of Abar (float64). The
+         exported graph holds `kernel_levels` squarings, each in an If on 2^level < m (torch.cond), so onnxruntime
+         runs log2(m) of them; lengths up to 2^kernel_levels;
+      2. at the m roots of unity z_j = exp(-2 pi i j / m), the Cauchy kernel 1 / d_n(z_j) with
+         d_n(z) = (1 - z) - dt/2 (1 + z) lambda_n: the paper's 1/(g(z) - lambda_n), g = 2/dt (1-z)/(1+z), multiplied
+         through by dt/2 (1 + z), so no pole at z = -1. It is evaluated as -e_n conj(z_j) / (a_n - conj(z_j))
+         (a_n = e_n (1 + dt/2 lambda_n), |a_n| < 1, |z_j| = 1): one [H, m, M] Cauchy matrix 1 / (a_n - conj z_j),
+         with e_n and conj(z_j) applied to the weights and the sums. The four Cauchy sums k00 = C~ R B,
+         k01 = C~ R P, k10 = P^* R B, k11 = P^* R P (R = diag(1 / d_n)) run over both conjugate halves: the
+         conjugate half of a sum at z_j is the conjugate of the kept half's at z_(m-j);
+      3. Woodbury: Khat(z) = dt (k00 - s k01 k10 / (1 + s k11)), s = dt/2 (1 + z): the truncated generating function
+         sum_(k<m) K_k z^k, exact thanks to C~;
+      4. K = Re(iFFT(Khat)) (K_0 .. K_(m-1), m >= T), then y = causal conv(u, K) + D u by an FFT of length 2m
+         (real FFTs packed into half-length complex ones, as in model-hyena), in float64.
+    The final state x_T = sum_k Abar^k Bbar u_(T-1-k) comes from the same Cauchy matrix: with F = iFFT of the
+    reversed input (length m) and r(z) = (I - Abar z)^-1 Bbar = dt (R B - s R P k10 / (1 + s k11)),
+    x_T = (I - Abar^m) sum_j F_j r(z_j)  (two [m] x [m, M] products per channel).
+    Cost: O(H m M) time and memory for the Cauchy matrix (float64: 16 bytes per entry, ~0.5 GB at T = 16K with
+    H = 64, M = 32), O(kernel_levels H N^3) for the powers, O(B H m log m) for the FFTs.
+  * `kernel(L)`: the same steps 1-4 for any L (eager; the tests compare it with C Abar^k Bbar from dense powers).
+
+Block (as model-s4d, after the authors' standalone S4 block): y -> GELU -> Linear(H, 2H) -> GLU in a pre-norm
+residual (LayerNorm); config mlp_factor > 0 adds a GELU MLP sub-layer after it. The LM is
+ssmbench_trainer.diagscan.DiagLM (embedding, residual sub-layers, tied head, the prefill/step contract).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ssmbench_trainer import diagscan as ds
+from ssmbench_trainer.lm import state
+
+FAMILY = "s4"
+VARIANT = "s4 (NPLR HiPPO-LegS init, bilinear, Cauchy + Woodbury kernel)"
+PAPER = {"title": "Efficiently Modeling Long Sequences with Structured State Spaces", "arxiv": "2111.00396"}
+ONNX_OPSET = 20  # the FFTs export as the ONNX DFT op (opset 20)
+DEFAULT_CONFIG = {
+    "d_model": 64,
+    "n_layers": 2,
+    "d_state": 64,         # N: M = N/2 complex modes per channel (conjugate pairs)
+    "dt_min": 0.001,
+    "dt_max": 0.1,
+    "mlp_factor": 0,       # > 0: a GELU MLP sub-layer of that width factor after each S4 block
+    "kernel_levels": 20,   # exported prefill: Abar^m by up to 20 squarings, so T <= 2^20 (export.MAX_SEQ)
+    "norm": "layer",
+}
+
+Complex = tuple[torch.Tensor, torch.Tensor]
+
+
+# --- HiPPO-LegS and its normal plus low-rank form ---------------------------------------------------------------
+def hippo_legs(n: int):
+    """(A [n, n], B [n], P [n]) of HiPPO-LegS in float64 (S4 Sec. 3.1 and Theorem 1)."""
+    q = torch.sqrt(2 * torch.arange(n, dtype=torch.float64) + 1)
+    A = -(q[:, None] * q[None, :]).tril(-1) - torch.diag(torch.arange(n, dtype=torch.float64) + 1)
+    return A, q.clone(), torch.sqrt(torch.arange(n, dtype=torch.float64) + 0.5)
+
+
+def nplr(n: int):
+    """The normal plus low-rank form of HiPPO-LegS of size n (even), with conjugate symmetry.
+
+    A + P P^T = -1/2 I + K, K skew-symmetric; -i K is Hermitian, so K = V diag(i omega) V^* with V unitary (eigh).
+    Returns, for the n/2 eigenvalues with omega > 0 (ascending): lam = -1/2 + i omega, p = V^* P, b = V^* B (complex128
+    [n/2]) and V [n, n/2], so that A = V_full (Lambda_full - P~ P~^*) V_full^* with V_full = [V, conj V]."""
+    assert n % 2 == 0, "d_state counts real dimensions: n/2 complex modes"
+    A, B, P = hippo_legs(n)
+    S = A + P[:, None] * P[None, :]
+    K = (S - S.T) / 2
+    omega, V = torch.linalg.eigh(-1j * K.to(torch.complex128))    # -i K V = V omega  =>  K V = V (i omega)
+    keep = omega > 0
+    assert int(keep.sum()) == n // 2, "the skew part of HiPPO-LegS has no zero eigenvalue at even n"
+    V = V[:, keep]
+    lam = torch.complex(torch.full((n // 2,), -0.5, dtype=torch.float64), omega[keep])
+    return lam, V.conj().T @ P.to(V.dtype), V.conj().T @ B.to(V.dtype), V
+
+
+# --- complex helpers on (re, im) pairs ----------------------------------------------------------------------------
+def conj(z: Complex) -> Complex:
+    return z[0], -z[1]
+
+
+def cmatmul(x: Complex, y: Complex) -> Complex:
+    return x[0] @ y[0] - x[1] @ y[1], x[0] @ y[1] + x[1] @ y[0]
+
+
+def cinv(z: Complex) -> Complex:
+    d = z[0] * z[0] + z[1] * z[1]
+    return z[0] / d, -z[1] / d
+
+
+def creal_dot(x: Complex, y: Complex) -> torch.Tensor:
+    """Re(sum_n x_n y_n) over the last axis."""
+    return (x[0] * y[0] - x[1] * y[1]).sum(-1)
+
+
+def _reverse_mod(x: torch.Tensor, dim: int, m):
+    """x_{(m - j) mod m} along dim (length m >= 2): slices and a flip."""
+    return torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 1, m - 1).flip(dim)], dim)
+
+
+def half_size(T):
+    """m = the smallest power of two >= max(T, 2), as a float64 tensor, and as an int in eager mode (None when T is
+    symbolic: then `half_size_int` reads it out afterwards)."""
+    if isinstance(T, int):
+        m = 1 << (max(T, 2) - 1).bit_length()
+        return torch.tensor(float(m), dtype=torch.float64), m
+    t = torch.full((), torch.sym_max(T, 2), dtype=torch.float64)
+    mt = torch.exp2(torch.ceil(torch.log2(t)))
+    return torch.where(mt * 0.5 >= t, mt * 0.5, mt), None
+
+
+def half_size_int(mt: torch.Tensor, T):
+    """m read out of the graph as an unbacked SymInt, with its bounds (model-hyena's fft_half_size: log2 of a SymInt
+    would specialise the length). Called after the torch.cond squarings: an unbacked symbol pending when torch.cond
+    traces its branches fails the ONNX exporter."""
+    m = mt.to(torch.int64).item()
+    torch._check(m >= 2)
+    torch._check(m >= T)
+    torch._check(2 * m - T >= 1)
+    return m
+
+
+# --- real FFT convolution (model-hyena's half-length packing) -------------------------------------------------------
+def _twiddle(m, like):
+    theta = torch.arange(m, device=like.device, dtype=like.dtype) * (math.pi / m)
+    return torch.cos(theta), torch.sin(theta)
+
+
+def rfft_half(x, m):
+    """2 X = 2 rfft(x) of real x [..., 2m] through one complex FFT of length m: (re, im [..., m], nyquist [..., 1])."""
+    W = torch.view_as_real(torch.fft.fft(torch.view_as_complex(x.unflatten(-1, (m, 2)))))
+    wr, wi = W[..., 0], W[..., 1]
+    vr, vi = _reverse_mod(wr, -1, m), _reverse_mod(wi, -1, m)
+    er, ei = wr + vr, wi - vi
+    o_re, o_im = wi + vi, vr - wr
+    c, s = _twiddle(m, x)
+    return er + c * o_re + s * o_im, ei + c * o_im - s * o_re, er.narrow(-1, 0, 1) - o_re.narrow(-1, 0, 1)
+
+
+def irfft_half(re, im, nyquist, m, scale: float = 1.0):
+    """scale * irfft(X, n=2m) [..., 2m] from X = (re + i im [..., m], nyquist [..., 1]) by one inverse FFT of length m."""
+    vr = torch.cat([nyquist, re.narrow(-1, 1, m - 1).flip(-1)], -1)
+    vi = torch.cat([torch.zeros_like(nyquist), im.narrow(-1, 1, m - 1).flip(-1)], -1)
+    er, ei = re + vr, im - vi
+    dr, di = re - vr, im + vi
+    c, s = _twiddle(m, re)
+    o_re, o_im = c * dr - s * di, c * di + s * dr
+    W = torch.stack([er - o_im, ei + o_re], -1)
+    return torch.view_as_real(torch.fft.ifft(torch.view_as_complex(W))).flatten(-2) * (0.5 * scale)
+
+
+def fft_causal_conv(u, K, m):
+    """y_t = sum_(s<=t) K_(t-s) u_s for t < T: u [B, H, T], K [H, L] with T <= L <= m, by an FFT of length 2m
+    (float64 in, float64 out): zero-padding both to 2m makes the circular convolution linear for t < T."""
+    T, L = u.shape[-1], K.shape[-1]
+    ur, ui, un = rfft_half(F.pad(u, (0, 2 * m - T)), m)
+    kr, ki, kn = rfft_half(F.pad(K, (0, 2 * m - L)), m)
+    y = irfft_half(ur * kr - ui * ki, ur * ki + ui * kr, un * kn, m, scale=0.25)    # each rfft_half is 2 X
+    return y.narrow(-1, 0, T)
+
+
+# --- the layer ----------------------------------------------------------------------------------------------------
+class S4Layer(nn.Module):
+    """One S4 block: the DPLR SSM on every channel plus the D skip, then GELU -> Linear(H, 2H) -> GLU.
+    State: x [B, H, M, 2] (constant size)."""
+
+    def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 1e-3, dt_max: float = 0.1,
+                 kernel_levels: int = 20):
+        super().__init__()
+        assert d_state % 2 == 0, "d_state counts real dimensions: M = d_state / 2 complex modes"
+        H, M = d_model, d_state // 2
+        self.H, self.M, self.kernel_levels = H, M, kernel_levels
+        lam, p, b, _ = nplr(d_state)
+        self.log_dt = nn.Parameter(math.log(dt_min) + torch.rand(H) * (math.log(dt_max) - math.log(dt_min)))
+        self.log_A_real = nn.Parameter(torch.log(-lam.real).float().repeat(H, 1))
+        self.A_imag = nn.Parameter(lam.imag.float().repeat(H, 1))
+        self.P = nn.Parameter(torch.view_as_real(p).float().repeat(H, 1, 1))              # [H, M, 2]
+        self.B = nn.Parameter(torch.view_as_real(b).float().repeat(H, 1, 1))
+        self.C = nn.Parameter(torch.randn(H, M, 2) * math.sqrt(0.5))                      # complex N(0, 1)
+        self.D = nn.Parameter(torch.randn(H))
+        self.out = ds.GeluGLU(H)
+
+    def state_spec(self, layer: int):
+        return [state("ssm", layer, self.H, self.M, 2)]
+
+    # --- the continuous and the discrete system (float64) ---------------------------------------------------------
+    def continuous(self):
+        """(dt [H, 1], lambda, p, b, c (re, im) [H, M]) in float64."""
+        dt = torch.exp(self.log_dt.double()).unsqueeze(-1)
+        lam = (-torch.exp(self.log_A_real.double()), self.A_imag.double())
+        return dt, lam, ds.unstack(self.P.double()), ds.unstack(self.B.double()), ds.unstack(self.C.double())
+
+    def discrete(self):
+        """Bilinear discretisation through the DPLR structure (module docstring), float64 [H, M] each:
+        (a, w, q, bbar) with x <- a x - w 2 Re(q . x) + bbar u on the kept modes."""
+        return self._bilinear()[1:]
+
+    def _bilinear(self):
+        """(e, a, w, q, bbar): e = 1 / (1 - dt/2 lambda) and discrete()'s four."""
+        dt, lam, p, b, _ = self.continuous()
+        h = dt * 0.5
+        e = cinv((1 - h * lam[0], -h * lam[1]))                                   # 1 / (1 - dt/2 lambda)
+        a = ds.cmul(e, (1 + h * lam[0], h * lam[1]))
+        S = 2 * ((p[0] * p[0] + p[1] * p[1]) * e[0]).sum(-1, keepdim=True)       # sum over both halves of |P|^2 e
+        rho = h / (1 + h * S)                                                     # [H, 1], real
+        ep = ds.cmul(e, p)
+        q = ds.cmul(conj(p), e)
+        w = (2 * rho * ep[0], 2 * rho * ep[1])
+        qb = 2 * creal_dot(q, b).unsqueeze(-1)                                     # P_full^* e B_full
+        eb = ds.cmul(e, b)
+        bbar = (dt * (eb[0] - rho * ep[0] * qb), dt * (eb[1] - rho * ep[1] * qb))
+        return e, a, w, q, bbar
+
+    def dense_real(self):
+        """Abar as a real [H, 2M, 2M] matrix acting on (Re x, Im x) stacked (x the kept modes; the conjugate half is
+        implied): x' = a x - 2 w (Re q . Re x - Im q . Im x)."""
+        a, w, q, _ = self.discrete()
+        diag = lambda v: torch.diag_embed(v)                                      # noqa: E731
+        outer = lambda x, y: 2 * x.unsqueeze(-1) * y.unsqueeze(-2)                # noqa: E731
+        top = torch.cat([diag(a[0]) - outer(w[0], q[0]), -diag(a[1]) + outer(w[0], q[1])], -1)
+        bot = torch.cat([diag(a[1]) - outer(w[1], q[0]), diag(a[0]) + outer(w[1], q[1])], -1)
+        return torch.cat([top, bot], -2)
+
+    def power(self, A: torch.Tensor, m, mt) -> torch.Tensor:
+        """A^m. Eager (m an int, any m >= 1): binary exponentiation. Exported (m None, mt the power of two as a tensor):
+        kernel_levels squarings, each inside an If on 2^level < m (torch.cond), so that onnxruntime runs only the
+        log2(m) it needs."""
+        if m is not None:
+            e, r = m, None
+            while e:
+                if e & 1:
+                    r = A if r is None else r @ A
+                A, e = A @ A, e >> 1
+            return r
+        for lvl in range(self.kernel_levels):
+            A = torch.cond(mt > float(1 << lvl), lambda x: x @ x, lambda x: x.clone(), (A,))
+        return A
+
+    # --- convolution mode ---------------------------------------------------------------------------------------------
+    def _generating(self, m, mt: torch.Tensor, Am: torch.Tensor):
+        """Steps 1-3 of the module docstring at the m roots of unity z_j. Returns Khat (re, im) [H, m], the conjugate
+        of the Cauchy matrix Gt = 1 / (a_n - conj z_j) (re, im) [H, m, M], the weights conj z_j and s_j beta_j (re, im) [H, m], and
+        Abar^m [H, 2M, 2M] (given: `power`).
+
+        The Cauchy kernel is evaluated as 1 / d_n(z) = -e_n conj(z) / (a_n - conj(z)), a_n = e_n (1 + dt/2 lambda_n)
+        the diagonal of Abar's DPLR form (|a_n| < 1 where Re lambda_n < 0, so no pole on the unit circle): the same
+        numbers as 1 / (g(z) - lambda_n) scaled by 2 / (dt (1 + z)), with the per-mode factor e_n moved into the
+        weights and the per-point factor conj(z) applied after the sums (half the elementwise work on [H, m, M])."""
+        dt, lam, p, b, c = self.continuous()
+        e, a, _, _, _ = self._bilinear()
+        M = self.M
+        chat = torch.cat([2 * c[0], -2 * c[1]], -1).unsqueeze(-2)                # C as a real row on (Re x, Im x)
+        ct = (chat - chat @ Am).squeeze(-2)                                       # C (I - Abar^m)
+        ct = (0.5 * ct[..., :M], -0.5 * ct[..., M:])                              # back to the kept modes' c~
+        theta = torch.arange(m, dtype=torch.float64) * (2 * math.pi / mt)
+        wz = (torch.cos(theta), torch.sin(theta))                                 # conj z_j = exp(2 pi i j / m): [m]
+        dr = a[0].unsqueeze(1) - wz[0].view(-1, 1)                                # a_n - conj z_j: [H, m, M]
+        di = a[1].unsqueeze(1) - wz[1].view(-1, 1)
+        inv = 1 / (dr * dr + di * di)
+        Gc = (dr * inv, di * inv)                                                 # conj(Gt): saves a Neg on [H, m, M]
+        V = [ds.cmul(ct, b), ds.cmul(ct, p), ds.cmul(conj(p), b), (p[0] * p[0] + p[1] * p[1], torch.zeros_like(p[0]))]
+        V = [ds.cmul(e, v) for v in V]
+        V = (torch.stack([v[0] for v in V], -1), torch.stack([v[1] for v in V], -1))    # e_n v_n: [H, M, 4]
+        top = conj(cmatmul(Gc, conj(V)))                                          # Gt V: [H, m, 4]
+        top = ds.cmul((-wz[0].view(-1, 1), -wz[1].view(-1, 1)), top)              # sum_n v_n / d_n(z_j), kept half
+        k = (top[0] + _reverse_mod(top[0], 1, m), top[1] - _reverse_mod(top[1], 1, m))   # + the conjugate half
+        k00, k01, k10, k11 = [(k[0][..., i], k[1][..., i]) for i in range(4)]
+        h = dt * 0.5                                                              # [H, 1]
+        s = (h * (1 + wz[0]), -h * wz[1])                                         # dt/2 (1 + z_j): [H, m]
+        sk = ds.cmul(s, k11)
+        sbeta = ds.cmul(s, ds.cmul(k10, cinv((1 + sk[0], sk[1]))))
+        corr = ds.cmul(k01, sbeta)
+        khat = (dt * (k00[0] - corr[0]), dt * (k00[1] - corr[1]))
+        return khat, Gc, wz, sbeta, Am
+
+    def kernel(self, L: int) -> torch.Tensor:
+        """K_0 .. K_(L-1) [H, L] (float64) from the generating function at the L roots of unity (eager, any L >= 2)."""
+        khat = self._generating(L, torch.tensor(float(L), dtype=torch.float64), self.power(self.dense_real(), L, None))[0]
+        return torch.fft.ifft(torch.complex(*khat)).real
+
+    def plan(self, T):
+        """(m, mt, Abar^m) for a sequence of T tokens (see Model._prefill for the order of the steps on export)."""
+        mt, m = half_size(T)
+        Am = self.power(self.dense_real(), m, mt)
+        return (half_size_int(mt, T) if m is None else m), mt, Am
+
+    def ssm_forward(self, u, plan=None):
+        """u [B, T, H] -> (y [B, T, H] without the D skip, final state (re, im) [B, H, M]), computed in float64.
+        plan: this layer's plan(T), if already made."""
+        Bsz, T, H = u.shape
+        m, mt, Am = self.plan(T) if plan is None else plan
+        khat, Gc, wz, sbeta, Am = self._generating(m, mt, Am)
+        W = torch.view_as_real(torch.fft.ifft(torch.view_as_complex(torch.stack(khat, -1))))
+        K = W[..., 0]                                                             # [H, m]: K_0 .. K_(m-1)
+        x = u.double().transpose(1, 2)                                            # [B, H, T]
+        y = fft_causal_conv(x, K, m).transpose(1, 2)
+        # final state: (I - Abar^m) sum_j F_j r(z_j), F = iFFT(reversed u), r_n(z) = dt (b_n - s beta p_n) / d_n(z),
+        # 1 / d_n(z_j) = -e_n conj(z_j) Gt_jn
+        xr = F.pad(x.flip(-1), (0, m - T))
+        Fc = torch.view_as_real(torch.fft.ifft(torch.view_as_complex(torch.stack([xr, torch.zeros_like(xr)], -1))))
+        Fw = ds.cmul((Fc[..., 0].transpose(0, 1), Fc[..., 1].transpose(0, 1)), wz)      # F_j conj z_j: [H, B, m]
+        Fs = ds.cmul(Fw, (sbeta[0].unsqueeze(1), sbeta[1].unsqueeze(1)))
+        Y = conj(cmatmul((torch.cat([Fw[0], Fs[0]], 1), -torch.cat([Fw[1], Fs[1]], 1)), Gc))  # . Gt: [H, 2B, M]
+        dt, _, p, b, _ = self.continuous()
+        e = self._bilinear()[0]
+        ne = (-dt * e[0], -dt * e[1])                                            # -dt e_n: [H, M]
+        b, p = ds.cmul(ne, b), ds.cmul(ne, p)
+        y1, y2 = (Y[0][:, :Bsz], Y[1][:, :Bsz]), (Y[0][:, Bsz:], Y[1][:, Bsz:])
+        by, py = ds.cmul((b[0].unsqueeze(1), b[1].unsqueeze(1)), y1), ds.cmul((p[0].unsqueeze(1), p[1].unsqueeze(1)), y2)
+        eta = torch.cat([by[0] - py[0], by[1] - py[1]], -1)                       # [H, B, 2M]
+        xi = (eta - eta @ Am.transpose(-1, -2)).transpose(0, 1)                   # (I - Abar^m) eta: [B, H, 2M]
+        return y.to(u.dtype), (xi[..., : self.M].to(u.dtype), xi[..., self.M:].to(u.dtype))
+
+    def forward(self, u, plan=None):
+        y, h = self.ssm_forward(u, plan)
+        return self.out(y + self.D * u), [ds.stack(h)]
+
+    def step(self, u, states):
+        """u [B, H], states [x [B, H, M, 2]]: x <- a x - w 2 Re(q . x) + bbar u, y = 2 Re(c . x) + D u (float64 inside)."""
+        a, w, q, bbar = self.discrete()
+        x = ds.unstack(states[0].double())
+        ud = u.double().unsqueeze(-1)
+        r = 2 * creal_dot(q, x).unsqueeze(-1)                                      # [B, H, 1]
+        ax = ds.cmul(a, x)
+        x = (ax[0] - w[0] * r + bbar[0] * ud, ax[1] - w[1] * r + bbar[1] * ud)
+        c = ds.unstack(self.C.double())
+        y = 2 * creal_dot(c, x)
+        return self.out(y.to(u.dtype) + self.D * u), [ds.stack((x[0].to(u.dtype), x[1].to(u.dtype)))]
+
+
+class Model(ds.DiagLM):
+    """S4 blocks, each a pre-norm residual sub-layer (plus an optional MLP), in the shared LM shell."""
+
+    def __init__(self, config: dict, vocab: int):
+        super().__init__(config, vocab, DEFAULT_CONFIG, lambda c: S4Layer(
+            c["d_model"], c["d_state"], c["dt_min"], c["dt_max"], c["kernel_levels"]))
+        self.variant = VARIANT
+
+    def _prefill(self, input_ids):
+        """CausalLM's prefill, with every S4 layer's Abar^m computed first and m read out of the graph once, after
+        them: on export, the squarings are torch.cond (ONNX If) nodes, and the exporter fails on a torch.cond traced
+        while the unbacked m of an earlier .item() is pending."""
+        T = input_ids.shape[1]
+        mt, m = half_size(T)
+        s4 = [r.fn for subs in self.layers for r in subs if isinstance(r.fn, S4Layer)]
+        powers = [layer.power(layer.dense_real(), m, mt) for layer in s4]
+        if m is None:
+            m = half_size_int(mt, T)
+        plans = {id(layer): (m, mt, Am) for layer, Am in zip(s4, powers)}
+        h = self.embedding(input_ids)
+        states = []
+        for subs in self.layers:
+            for r in subs:
+                out, s = r.fn(r.norm(h), plans[id(r.fn)]) if id(r.fn) in plans else r.fn(r.norm(h))
+                h = h + out
+                states += s
+        return self.norm_f(h), states
