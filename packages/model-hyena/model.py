@@ -60,6 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer.fftconv import causal_conv, irfft_half, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "hyena"
@@ -106,50 +107,6 @@ def fft_size(T):
     return 2 * fft_half_size(T)
 
 
-def _twiddle(m: int, like):
-    theta = (math.pi / m) * torch.arange(m, device=like.device, dtype=like.dtype)   # 2 pi k / n, n = 2m
-    return torch.cos(theta), torch.sin(theta)
-
-
-def _reverse_mod(w, m):
-    """w_{(m - k) mod m} along the last axis (slices and a flip: gathers are slow in onnxruntime)."""
-    return torch.cat([w.narrow(-1, 0, 1), w.narrow(-1, 1, m - 1).flip(-1)], -1)
-
-
-def rfft_half(x, m):
-    """Real FFT of x [..., 2m] through ONE complex FFT of length m (the classic packing of a real sequence).
-
-    w_j = x_2j + i x_2j+1,  W = FFT_m(w),  E_k = W_k + conj W_{m-k},  O_k = -i (W_k - conj W_{m-k})
-    (twice the FFTs of the even and odd samples), 2 X_k = E_k + exp(-2 pi i k / 2m) O_k for k < m, 2 X_m = E_0 - O_0.
-    Returns (re, im [..., m], nyquist [..., 1]) of 2 X, in separate real tensors. onnxruntime's DFT does not exploit
-    a real input, so this halves the transform's cost there (and real/imaginary planes avoid broadcasting over a
-    trailing axis of 2, which is slow in onnxruntime).
-    """
-    W = torch.view_as_real(torch.fft.fft(torch.view_as_complex(x.unflatten(-1, (m, 2)))))
-    wr, wi = W[..., 0], W[..., 1]
-    vr, vi = _reverse_mod(wr, m), _reverse_mod(wi, m)
-    er, ei = wr + vr, wi - vi
-    o_re, o_im = wi + vi, vr - wr
-    c, s = _twiddle(m, x)
-    re = er + c * o_re + s * o_im                                   # exp(-i theta) = c - i s
-    im = ei + c * o_im - s * o_re
-    return re, im, er.narrow(-1, 0, 1) - o_re.narrow(-1, 0, 1)
-
-
-def irfft_half(re, im, nyquist, m, scale: float = 1.0):
-    """x [..., 2m] = scale * irfft(X, n=2m) from X = (re + i im [..., m], nyquist [..., 1]), by one inverse FFT of
-    length m: E_k = X_k + conj X_{m-k}, O_k = exp(+2 pi i k / 2m) (X_k - conj X_{m-k}), x_2j + i x_2j+1 = IFFT_m(E + i O) / 2.
-    """
-    vr = torch.cat([nyquist, re.narrow(-1, 1, m - 1).flip(-1)], -1)                     # X_{m-k}, X_m at k = 0
-    vi = torch.cat([torch.zeros_like(nyquist), im.narrow(-1, 1, m - 1).flip(-1)], -1)
-    er, ei = re + vr, im - vi
-    dr, di = re - vr, im + vi
-    c, s = _twiddle(m, re)
-    o_re, o_im = c * dr - s * di, c * di + s * dr
-    W = torch.stack([er - o_im, ei + o_re], -1)
-    return torch.view_as_real(torch.fft.ifft(torch.view_as_complex(W))).flatten(-2) * (0.5 * scale)
-
-
 def fft_causal_conv(z, h):
     """Causal convolution y_t = sum_{s<=t} h_{t-s} z_s along the last axis, by FFT.
 
@@ -157,14 +114,9 @@ def fft_causal_conv(z, h):
     linear. Equal to torch.fft.irfft(rfft(z, n) * rfft(h, n), n)[..., :T] (tested), written with half-length
     complex FFTs (rfft_half) because that runs ~2x faster in onnxruntime.
     """
-    T = z.shape[-1]
-    m = fft_half_size(T)
-    dtype = z.dtype
-    z, h = z.double(), h.double()   # float64 transforms (module docstring: float32 DFT round-off)
-    zr, zi, zn = rfft_half(F.pad(z, (0, 2 * m - T)), m)
-    hr, hi, hn = rfft_half(F.pad(h, (0, 2 * m - T)), m)
-    y = irfft_half(zr * hr - zi * hi, zr * hi + zi * hr, zn * hn, m, scale=0.25)  # each rfft_half is 2 X
-    return y.narrow(-1, 0, T).to(dtype)
+    m = fft_half_size(z.shape[-1])
+    # float64 transforms (module docstring: float32 DFT round-off)
+    return causal_conv(z.double(), h.double(), m).to(z.dtype)
 
 
 def direct_causal_conv(z, h):

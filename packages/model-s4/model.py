@@ -45,7 +45,7 @@ Forms (all compute the same function; test_model.py checks each against the othe
       3. Woodbury: Khat(z) = dt (k00 - s k01 k10 / (1 + s k11)), s = dt/2 (1 + z): the truncated generating function
          sum_(k<m) K_k z^k, exact thanks to C~;
       4. K = Re(iFFT(Khat)) (K_0 .. K_(m-1), m >= T), then y = causal conv(u, K) + D u by an FFT of length 2m
-         (real FFTs packed into half-length complex ones, as in model-hyena), in float64.
+         (real FFTs packed into half-length complex ones: ssmbench_trainer/fftconv.py, shared with model-hyena), in float64.
     The final state x_T = sum_k Abar^k Bbar u_(T-1-k) comes from the same Cauchy matrix: with F = iFFT of the
     reversed input (length m) and r(z) = (I - Abar z)^-1 Bbar = dt (R B - s R P k10 / (1 + s k11)),
     x_T = (I - Abar^m) sum_j F_j r(z_j)  (two [m] x [m, M] products per channel).
@@ -66,6 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
+from ssmbench_trainer.fftconv import causal_conv, reverse_mod
 from ssmbench_trainer.lm import state
 
 FAMILY = "s4"
@@ -131,11 +132,6 @@ def creal_dot(x: Complex, y: Complex) -> torch.Tensor:
     return (x[0] * y[0] - x[1] * y[1]).sum(-1)
 
 
-def _reverse_mod(x: torch.Tensor, dim: int, m):
-    """x_{(m - j) mod m} along dim (length m >= 2): slices and a flip."""
-    return torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 1, m - 1).flip(dim)], dim)
-
-
 def half_size(T):
     """m = the smallest power of two >= max(T, 2), as a float64 tensor, and as an int in eager mode (None when T is
     symbolic: then `half_size_int` reads it out afterwards)."""
@@ -156,45 +152,6 @@ def half_size_int(mt: torch.Tensor, T):
     torch._check(m >= T)
     torch._check(2 * m - T >= 1)
     return m
-
-
-# --- real FFT convolution (model-hyena's half-length packing) -------------------------------------------------------
-def _twiddle(m, like):
-    theta = torch.arange(m, device=like.device, dtype=like.dtype) * (math.pi / m)
-    return torch.cos(theta), torch.sin(theta)
-
-
-def rfft_half(x, m):
-    """2 X = 2 rfft(x) of real x [..., 2m] through one complex FFT of length m: (re, im [..., m], nyquist [..., 1])."""
-    W = torch.view_as_real(torch.fft.fft(torch.view_as_complex(x.unflatten(-1, (m, 2)))))
-    wr, wi = W[..., 0], W[..., 1]
-    vr, vi = _reverse_mod(wr, -1, m), _reverse_mod(wi, -1, m)
-    er, ei = wr + vr, wi - vi
-    o_re, o_im = wi + vi, vr - wr
-    c, s = _twiddle(m, x)
-    return er + c * o_re + s * o_im, ei + c * o_im - s * o_re, er.narrow(-1, 0, 1) - o_re.narrow(-1, 0, 1)
-
-
-def irfft_half(re, im, nyquist, m, scale: float = 1.0):
-    """scale * irfft(X, n=2m) [..., 2m] from X = (re + i im [..., m], nyquist [..., 1]) by one inverse FFT of length m."""
-    vr = torch.cat([nyquist, re.narrow(-1, 1, m - 1).flip(-1)], -1)
-    vi = torch.cat([torch.zeros_like(nyquist), im.narrow(-1, 1, m - 1).flip(-1)], -1)
-    er, ei = re + vr, im - vi
-    dr, di = re - vr, im + vi
-    c, s = _twiddle(m, re)
-    o_re, o_im = c * dr - s * di, c * di + s * dr
-    W = torch.stack([er - o_im, ei + o_re], -1)
-    return torch.view_as_real(torch.fft.ifft(torch.view_as_complex(W))).flatten(-2) * (0.5 * scale)
-
-
-def fft_causal_conv(u, K, m):
-    """y_t = sum_(s<=t) K_(t-s) u_s for t < T: u [B, H, T], K [H, L] with T <= L <= m, by an FFT of length 2m
-    (float64 in, float64 out): zero-padding both to 2m makes the circular convolution linear for t < T."""
-    T, L = u.shape[-1], K.shape[-1]
-    ur, ui, un = rfft_half(F.pad(u, (0, 2 * m - T)), m)
-    kr, ki, kn = rfft_half(F.pad(K, (0, 2 * m - L)), m)
-    y = irfft_half(ur * kr - ui * ki, ur * ki + ui * kr, un * kn, m, scale=0.25)    # each rfft_half is 2 X
-    return y.narrow(-1, 0, T)
 
 
 # --- the layer ----------------------------------------------------------------------------------------------------
@@ -301,7 +258,7 @@ class S4Layer(nn.Module):
         V = (torch.stack([v[0] for v in V], -1), torch.stack([v[1] for v in V], -1))    # e_n v_n: [H, M, 4]
         top = conj(cmatmul(Gc, conj(V)))                                          # Gt V: [H, m, 4]
         top = ds.cmul((-wz[0].view(-1, 1), -wz[1].view(-1, 1)), top)              # sum_n v_n / d_n(z_j), kept half
-        k = (top[0] + _reverse_mod(top[0], 1, m), top[1] - _reverse_mod(top[1], 1, m))   # + the conjugate half
+        k = (top[0] + reverse_mod(top[0], m, 1), top[1] - reverse_mod(top[1], m, 1))   # + the conjugate half
         k00, k01, k10, k11 = [(k[0][..., i], k[1][..., i]) for i in range(4)]
         h = dt * 0.5                                                              # [H, 1]
         s = (h * (1 + wz[0]), -h * wz[1])                                         # dt/2 (1 + z_j): [H, m]
@@ -331,7 +288,7 @@ class S4Layer(nn.Module):
         W = torch.view_as_real(torch.fft.ifft(torch.view_as_complex(torch.stack(khat, -1))))
         K = W[..., 0]                                                             # [H, m]: K_0 .. K_(m-1)
         x = u.double().transpose(1, 2)                                            # [B, H, T]
-        y = fft_causal_conv(x, K, m).transpose(1, 2)
+        y = causal_conv(x, K, m).transpose(1, 2)
         # final state: (I - Abar^m) sum_j F_j r(z_j), F = iFFT(reversed u), r_n(z) = dt (b_n - s beta p_n) / d_n(z),
         # 1 / d_n(z_j) = -e_n conj(z_j) Gt_jn
         xr = F.pad(x.flip(-1), (0, m - T))
