@@ -70,7 +70,7 @@ import torch
 from torch import nn
 
 from ssmbench_trainer.common import load_family
-from ssmbench_trainer.lm import CausalLM, Residual, Stateless
+from ssmbench_trainer.lm import CausalLM, Residual, Stateless, SwiGLU
 from ssmbench_trainer.numerics import silu
 
 FAMILY = "hybrid"
@@ -127,19 +127,6 @@ def parse_stack(stack: str) -> list[tuple[str, str | None]]:
 
 def swiglu_hidden(d_model: int, ratio: float, multiple: int = 16) -> int:
     return multiple * math.ceil(ratio * d_model / multiple)
-
-
-class SwiGLU(nn.Module):
-    """W_down (SiLU(W_gate x) * W_up x), no biases (as the Transformer family's MLP)."""
-
-    def __init__(self, d_model: int, hidden: int):
-        super().__init__()
-        self.gate = nn.Linear(d_model, hidden, bias=False)
-        self.up = nn.Linear(d_model, hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
-
-    def forward(self, x):
-        return self.down(silu(self.gate(x)) * self.up(x))
 
 
 class MoE(nn.Module):

@@ -33,10 +33,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ssmbench_trainer.lm import CausalLM, Stateless, state
+from ssmbench_trainer.lm import CausalLM, Stateless, SwiGLU, state
 
 FAMILY = "transformer"
 VARIANT = "pre-norm, RoPE, SwiGLU"
@@ -68,19 +67,6 @@ def apply_rope(x, cos, sin):
     pairs = x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2)
     x0, x1 = pairs[..., 0], pairs[..., 1]
     return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).reshape(x.shape)
-
-
-class SwiGLU(nn.Module):
-    """FFN_SwiGLU(x) = W_down (SiLU(x W_gate) * x W_up), no biases (2002.05202 eq. 6)."""
-
-    def __init__(self, d_model: int, hidden: int):
-        super().__init__()
-        self.gate = nn.Linear(d_model, hidden, bias=False)
-        self.up = nn.Linear(d_model, hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
-
-    def forward(self, x):
-        return self.down(F.silu(self.gate(x)) * self.up(x))
 
 
 class CausalSelfAttention(nn.Module):

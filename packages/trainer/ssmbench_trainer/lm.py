@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .numerics import gelu
+from .numerics import gelu, silu
 
 
 class RMSNorm(nn.Module):
@@ -44,6 +44,20 @@ class Stateless(nn.Module):
 
     def state_spec(self, layer: int):
         return []
+
+
+class SwiGLU(nn.Module):
+    """FFN_SwiGLU(x) = W_down (SiLU(x W_gate) * x W_up), no biases (Shazeer, arXiv 2002.05202, eq. 6): the
+    Transformer family's MLP, and the hybrids' dense and expert MLPs (wrap it in Stateless to use it as a sub-layer)."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.gate = nn.Linear(d_model, hidden, bias=False)
+        self.up = nn.Linear(d_model, hidden, bias=False)
+        self.down = nn.Linear(hidden, d_model, bias=False)
+
+    def forward(self, x):
+        return self.down(silu(self.gate(x)) * self.up(x))
 
 
 class GeluMLP(nn.Module):
