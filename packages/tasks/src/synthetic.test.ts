@@ -137,9 +137,18 @@ describe("copying", () => {
     expect(lengths.size).toBe(32);
   });
 
-  it("tests at fixed lengths below and above the trained maximum", () => {
-    const names = copying.settings(copying.parseParams({})).map((s) => s.name);
-    expect(names).toEqual(["n1-32", "n8", "n16", "n32", "n64", "n128", "n256"]);
+  it("tests at fixed lengths below and above the trained maximum, padded as in training within the trained range", () => {
+    const settings = copying.settings(copying.parseParams({}));
+    expect(settings.map((s) => s.name)).toEqual(["n1-32", "n8", "n16", "n32", "n64", "n128", "n256"]);
+    expect(settings.map((s) => copying.seqLen(s.params))).toEqual([65, 65, 65, 65, 129, 257, 513]);
+    const n8 = settings[1]!.params;
+    for (const e of copying.generate(n8, "test", 20, 0)) {
+      const x = Array.from(e.input_ids);
+      expect(x.slice(0, 65 - 17).every((c) => c === pad)).toBe(true); // 48 pad tokens, then 8 letters, separator, 8 letters
+      expect(x[65 - 17 + 8]).toBe(sep);
+      expect(scored(e)).toHaveLength(8);
+    }
+    expect(copying.generate(settings[4]!.params, "test", 3, 0).every((e) => !e.input_ids.includes(pad))).toBe(true);
     expect(() => copying.parseParams({ min_len: 40 })).toThrow(/min_len/);
   });
 

@@ -168,17 +168,22 @@ export const associativeRecall = lengthTask<AssociativeRecallParams>({
 // again; after the separator and after each copied letter the model must output the next letter of the string.
 // Scored by exact match: an example counts only when all k letters are right. Training strings have a random
 // length k in [min_len, str_len] (the paper trains on strings of varying length up to a maximum and tests beyond it),
-// left-padded with a pad token to one length 2 str_len + 1 so that they batch; test settings fix k (min_len = str_len).
+// left-padded with a pad token to one length 2 str_len + 1 so that they batch; test settings fix k (min_len = str_len),
+// left-padded to the trained length where k is within the trained range.
 // Vocabulary: letters 0 .. V-3 (the paper uses 26 letters), separator V-2, pad V-1.
 
 export const CopyingParams = z
-  .object({ vocab: z.number().int().min(4), str_len: positive, min_len: positive })
-  .refine((p) => p.min_len <= p.str_len, { message: "min_len must be at most str_len" });
+  .object({ vocab: z.number().int().min(4), str_len: positive, min_len: positive, pad_to: positive.optional() })
+  .refine((p) => p.min_len <= p.str_len, { message: "min_len must be at most str_len" })
+  .refine((p) => p.pad_to === undefined || p.pad_to >= p.str_len, { message: "pad_to must be at least str_len" });
 export type CopyingParams = z.infer<typeof CopyingParams>;
+
+/** Examples are left-padded to 2 pad_to + 1 tokens (pad_to: str_len unless given). */
+const copyingLength = (p: CopyingParams) => 2 * (p.pad_to ?? p.str_len) + 1;
 
 export function generateCopying(p: CopyingParams, n: number, rng: Rng): Example[] {
   const { vocab: V, str_len: maxK, min_len: minK } = p;
-  const T = 2 * maxK + 1;
+  const T = copyingLength(p);
   const separator = V - 2;
   const pad = V - 1;
   return Array.from({ length: n }, () => {
@@ -198,7 +203,13 @@ export function generateCopying(p: CopyingParams, n: number, rng: Rng): Example[
 }
 
 const copyingDefault: CopyingParams = { vocab: 28, str_len: 32, min_len: 1 };
-const fixedLength = (p: CopyingParams, k: number): CopyingParams => ({ ...p, str_len: k, min_len: k });
+/**
+ * A test setting of strings of exactly k letters. Within the trained range (k <= the trained str_len) examples keep
+ * the trained padded length, as in training (a short string always came after padding there); beyond it they are
+ * 2k + 1 tokens, unpadded.
+ */
+const fixedLength = (p: CopyingParams, k: number): CopyingParams =>
+  k <= p.str_len ? { ...p, str_len: k, min_len: k, pad_to: p.pad_to ?? p.str_len } : { vocab: p.vocab, str_len: k, min_len: k };
 
 export const copying: TaskDef<CopyingParams> = {
   id: "copying",
@@ -217,7 +228,7 @@ export const copying: TaskDef<CopyingParams> = {
     return list;
   },
   vocab: (p) => p.vocab,
-  seqLen: (p) => 2 * p.str_len + 1,
+  seqLen: copyingLength,
   generate: (params, split, n, seed) => generateCopying(params, n, new Rng(seed, stream("copying", split, params))),
   parseParams: (raw) => CopyingParams.parse({ ...copyingDefault, ...raw }),
   scoreExample: scoreExactMatch,
