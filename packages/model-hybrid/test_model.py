@@ -103,8 +103,14 @@ def test_stack_repeats_to_n_layers():
 
 
 # --- one family: the hybrid is that family's model -----------------------------------------------------------------
+# S4's Model orders its layers' kernel squarings before the one read-out of the FFT length (an ONNX export constraint)
+# by overriding the shell's _prefill, so it is refused as a layer, by name (test_refuses_s4).
+REFUSED = {"s4"}
+LAYER_FAMILIES = [f for f in hybrid.available_families() if f not in REFUSED]
+
+
 @torch.no_grad()
-@pytest.mark.parametrize("name", hybrid.available_families())
+@pytest.mark.parametrize("name", LAYER_FAMILIES)
 def test_one_family_hybrid_equals_the_family(name):
     """{"stack": <family>, "n_layers": 2} (final norm as the family's) with the family's weights (its state dict
     loaded across; HGRN's lower bounds under shared.hgrn) gives the family's logits and states, in prefill and step."""
@@ -250,9 +256,14 @@ def test_refuses_a_family_outside_the_shell(monkeypatch):
 
 
 def test_every_family_can_be_a_layer():
-    """No family of the repository is refused today (HGRN's lower bounds are kept under shared.hgrn)."""
-    net = hybrid.Model({"stack": ",".join(hybrid.available_families()), "d_model": 32,
-                        "n_layers": len(hybrid.available_families()), "based.n_heads": 2, "transformer.n_heads": 2},
+    """Every family but S4 can be a layer (HGRN's lower bounds are kept under shared.hgrn)."""
+    net = hybrid.Model({"stack": ",".join(LAYER_FAMILIES), "d_model": 32,
+                        "n_layers": len(LAYER_FAMILIES), "based.n_heads": 2, "transformer.n_heads": 2},
                        VOCAB)
     assert isinstance(net, CausalLM) and list(net.shared) == ["hgrn"]
-    assert len(net.layers) == len(hybrid.available_families())
+    assert len(net.layers) == len(LAYER_FAMILIES)
+
+
+def test_refuses_s4():
+    with pytest.raises(ValueError, match="family 's4' cannot be a hybrid's layer: its Model overrides _prefill"):
+        hybrid.Model({"stack": "s4", "n_layers": 1}, VOCAB)
