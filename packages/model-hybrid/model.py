@@ -70,7 +70,7 @@ import torch
 from torch import nn
 
 from ssmbench_trainer.common import load_family
-from ssmbench_trainer.lm import CausalLM, Residual, Stateless, SwiGLU
+from ssmbench_trainer.lm import CausalLM, Residual, Stateless, SwiGLU, swiglu_hidden
 from ssmbench_trainer.numerics import silu
 
 FAMILY = "hybrid"
@@ -123,10 +123,6 @@ def parse_stack(stack: str) -> list[tuple[str, str | None]]:
             raise ValueError(f"stack {stack!r}: item {raw.strip()!r} is not <family>, <family>+mlp or <family>+moe")
         items.append((name, ffn or None))
     return items
-
-
-def swiglu_hidden(d_model: int, ratio: float, multiple: int = 16) -> int:
-    return multiple * math.ceil(ratio * d_model / multiple)
 
 
 class MoE(nn.Module):

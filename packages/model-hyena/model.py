@@ -60,7 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssmbench_trainer.fftconv import causal_conv, irfft_half, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
+from ssmbench_trainer.fftconv import causal_conv, irfft_half, pow2_at_least, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "hyena"
@@ -93,9 +93,7 @@ def fft_half_size(T):
     """
     if isinstance(T, int):
         return 1 << (T - 1).bit_length()
-    t = torch.full((), T, dtype=torch.float64)
-    m = torch.exp2(torch.ceil(torch.log2(t)))
-    m = torch.where(m * 0.5 >= t, m * 0.5, m).to(torch.int64).item()
+    m = pow2_at_least(torch.full((), T, dtype=torch.float64)).to(torch.int64).item()
     torch._check(m >= 1)
     torch._check(m >= T)
     torch._check(2 * m - T >= 1)

@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
-from ssmbench_trainer.fftconv import causal_conv, reverse_mod
+from ssmbench_trainer.fftconv import causal_conv, pow2_at_least, reverse_mod
 from ssmbench_trainer.lm import state
 
 FAMILY = "s4"
@@ -138,9 +138,7 @@ def half_size(T):
     if isinstance(T, int):
         m = 1 << (max(T, 2) - 1).bit_length()
         return torch.tensor(float(m), dtype=torch.float64), m
-    t = torch.full((), torch.sym_max(T, 2), dtype=torch.float64)
-    mt = torch.exp2(torch.ceil(torch.log2(t)))
-    return torch.where(mt * 0.5 >= t, mt * 0.5, mt), None
+    return pow2_at_least(torch.full((), torch.sym_max(T, 2), dtype=torch.float64)), None
 
 
 def half_size_int(mt: torch.Tensor, T):

@@ -30,12 +30,10 @@ The LM shell (embedding, residual blocks, tied head, prefill/step contract) is s
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from ssmbench_trainer.lm import CausalLM, Stateless, SwiGLU, state
+from ssmbench_trainer.lm import CausalLM, Stateless, SwiGLU, state, swiglu_hidden
 
 FAMILY = "transformer"
 VARIANT = "pre-norm, RoPE, SwiGLU"
@@ -48,11 +46,6 @@ DEFAULT_CONFIG = {
     "mlp_multiple": 16,
     "rope_base": 10000.0,
 }
-
-
-def swiglu_hidden(d_model: int, ratio: float, multiple: int) -> int:
-    """8/3 d keeps a SwiGLU MLP's parameter count equal to a 4d ReLU MLP's (2002.05202, Section 2)."""
-    return multiple * math.ceil(ratio * d_model / multiple)
 
 
 def rope_angles(pos, inv_freq):

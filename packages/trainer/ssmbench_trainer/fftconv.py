@@ -13,6 +13,14 @@ import torch
 import torch.nn.functional as F
 
 
+def pow2_at_least(t: torch.Tensor) -> torch.Tensor:
+    """The smallest power of two >= t (a float64 scalar tensor), computed in the graph: under torch.export a length
+    is a SymInt, and log2 of a SymInt specialises it. ceil(log2 t) in float64, corrected by one where the logarithm
+    rounded up."""
+    m = torch.exp2(torch.ceil(torch.log2(t)))
+    return torch.where(m * 0.5 >= t, m * 0.5, m)
+
+
 def twiddle(m: int, like):
     """cos, sin of 2 pi k / n for k < m, n = 2m."""
     theta = (math.pi / m) * torch.arange(m, device=like.device, dtype=like.dtype)

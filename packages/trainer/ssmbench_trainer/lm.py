@@ -9,6 +9,8 @@ Wrap stateless ones (MLPs) in `Stateless`. Each sub-layer sits in a pre-norm res
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -44,6 +46,12 @@ class Stateless(nn.Module):
 
     def state_spec(self, layer: int):
         return []
+
+
+def swiglu_hidden(d_model: int, ratio: float, multiple: int = 16) -> int:
+    """ratio * d_model rounded up to a multiple: 8/3 d keeps a SwiGLU MLP's parameter count equal to a 4d ReLU MLP's
+    (2002.05202, Section 2)."""
+    return multiple * math.ceil(ratio * d_model / multiple)
 
 
 class SwiGLU(nn.Module):
