@@ -191,29 +191,25 @@ export class RecurrentDriver {
     }
     this.checkIds(tokens);
     const session = this.stepSession;
-    const f = this.flip as 0 | 1;
+    const f = this.flip;
     this.flip ^= 1;
-    const ids = (this.ids ??= this.idsTensor(this.batch));
+    const ids = this.ids!; // made with the state (setState)
     ids.data.set(tokens);
+    const fetches = this.buffers?.[f];
+    // Steady state: the current state sits in buffer set 1 - f (on the first step it is the prefill's outputs).
+    const feeds = this.cached && this.holder === 1 - f ? this.cached.feeds[f] : this.feedsFrom(past, ids.tensor);
+    const out = await session.run(feeds, fetches);
     if (this.cached) {
-      // Steady state: the current state sits in buffer set 1 - f (or in the prefill's outputs on the first step).
-      const feeds = this.holder === 1 - f ? this.cached.feeds[f] : this.feedsFrom(past, ids.tensor);
-      const fetches = this.buffers![f];
-      await session.run(feeds, fetches);
       this.current = this.cached.states[f];
       this.holder = f;
-      const logits = fetches.logits!.data as Float32Array;
-      if (this.checkFinite) assertFinite(`logits of ${session.path}`, logits);
-      return logits;
+    } else {
+      const next: State = {};
+      for (const s of this.spec.states) {
+        // onnxruntime-node writes into a pre-allocated tensor but returns a copy of it: keep feeding our own buffer.
+        next[s.name] = fetches?.[`present_${s.name}`] ?? this.presentOf(out, s, this.batch, session);
+      }
+      this.current = next;
     }
-    const fetches = this.buffers?.[f];
-    const out = await session.run(this.feedsFrom(past, ids.tensor), fetches);
-    const next: State = {};
-    for (const s of this.spec.states) {
-      // onnxruntime-node writes into a pre-allocated tensor but returns a copy of it: keep feeding our own buffer.
-      next[s.name] = fetches?.[`present_${s.name}`] ?? this.presentOf(out, s, this.batch, session);
-    }
-    this.current = next;
     const logits = fetches ? (fetches.logits!.data as Float32Array) : this.logitsOf(out, [this.batch, 1, this.spec.vocab], session).logits;
     if (fetches && this.checkFinite) assertFinite(`logits of ${session.path}`, logits);
     return logits;
