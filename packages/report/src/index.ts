@@ -8,5 +8,5 @@ export { renderFamily } from "./families.ts";
 export { published } from "./published.ts";
 export { checkDocs, generateDocs, runReport, writeDocs, type DocsPaths, type GeneratedPage, type ReportOptions, type ReportOutcome, type StaleFile } from "./docs.ts";
 export { PLAN_SUFFIX, checkPlans, describePlans, loadPlans, planPath, readPlan, writePlan, type PlanStatus, type PlannedCell, type ShardPlan } from "./shards.ts";
-export { TORCH_EP, isSuiteRow, latestSpeedRun, renderSpeedPage, scalingExponent, type SpeedPage } from "./speed.ts";
+export { TORCH_EP, isSuiteRow, renderSpeedPage, speedRuns, scalingExponent, type SpeedPage } from "./speed.ts";
 export { logLogChart, type ChartSpec, type Series } from "./svg.ts";

@@ -63,11 +63,6 @@ function exponentOf(c: Ctx, model: string, ep: string, lengths: number[]): numbe
   return scalingExponent(lengths.filter((L) => L >= 4096).map((L) => [L, prefillMs(c, model, ep, L) ?? Number.NaN]));
 }
 
-export function latestSpeedRun(rows: readonly ResultRow[]): string | undefined {
-  const suite = rows.filter(isSuiteRow);
-  return [...suite].sort(byFields((r) => r.timestamp)).pop()?.run_id;
-}
-
 /** Checkpoints whose onnxruntime rows in `rows` were measured on another prefill.onnx than the card's (re-exported since). */
 export function reexported(rows: readonly ResultRow[], cards: readonly ModelCard[]): string[] {
   const current = new Map(cards.map((k) => [k.id, k.files.find((f) => f.path === "prefill.onnx")?.sha256]));
@@ -79,7 +74,7 @@ export function reexported(rows: readonly ResultRow[], cards: readonly ModelCard
  * d_model 128 MQAR checkpoints, another on every family's induction-heads checkpoint, ...), so a newer run on other
  * checkpoints does not hide an older one. Each is rendered on its own: ratios never mix runs.
  */
-export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[]): string[] {
+export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[]): { run: string; tasks: string[] }[] {
   const tasksOf = new Map<string, Set<string>>();
   const newest = new Map<string, string>();
   for (const r of rows.filter(isSuiteRow)) {
@@ -88,27 +83,26 @@ export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[
     tasksOf.set(r.run_id, tasks);
     if (!(r.timestamp <= (newest.get(r.run_id) ?? ""))) newest.set(r.run_id, r.timestamp);
   }
-  const latest = new Map<string, string>(); // task set -> run
-  for (const [run, tasks] of tasksOf) {
-    const key = [...tasks].sort(cmp).join(",");
-    const cur = latest.get(key);
-    if (!cur || newest.get(run)! > newest.get(cur)!) latest.set(key, run);
+  const latest = new Map<string, { run: string; tasks: string[] }>(); // by task set
+  for (const [run, set] of tasksOf) {
+    const tasks = [...set].sort(cmp);
+    const cur = latest.get(tasks.join(","));
+    if (!cur || newest.get(run)! > newest.get(cur.run)!) latest.set(tasks.join(","), { run, tasks });
   }
-  return [...latest.values()].sort(byFields((run) => newest.get(run)!)).reverse();
+  return [...latest.values()].sort(byFields((x) => newest.get(x.run)!)).reverse();
 }
 
 export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly ModelCard[]): SpeedPage {
   const runs = speedRuns(allRows, cards);
   if (runs.length === 0) return { body: "No speed-suite rows yet: run `pnpm bench --suite speed --model all`, then `pnpm report`.\n", charts: new Map() };
-  if (runs.length === 1) return renderRun(runs[0]!, allRows, cards);
+  if (runs.length === 1) return renderRun(runs[0]!.run, allRows, cards);
   const out = [
     `${runs.length} runs, newest first: the latest run on each set of checkpoints (\`pnpm bench --suite speed --task <task>\`). ` +
       "Each section is one run; its ratios divide rows of that run only.",
   ];
   const charts = new Map<string, string>();
-  for (const run of runs) {
+  for (const { run, tasks } of runs) {
     const page = renderRun(run, allRows, cards);
-    const tasks = unique(allRows.filter((r) => r.run_id === run && isSuiteRow(r)).map((r) => cards.find((k) => k.id === r.model)?.task.id ?? "?")).sort(cmp);
     const prefix = `speed/${run.replace(/[^a-zA-Z0-9-]/g, "-")}-`;
     const body = page.body
       .replaceAll("](speed/", `](${prefix}`)
