@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ssmbench_trainer import export
 from ssmbench_trainer.common import REPO, load_family
-from ssmbench_trainer.numerics import erf64, float64_safe, gelu, silu
+from ssmbench_trainer.numerics import conv1d, erf64, float64_safe, gelu, silu
 from ssmbench_trainer.weights import WEIGHTS, save_weights
 
 torch.set_num_threads(1)
@@ -52,6 +52,30 @@ def test_float64_safe_swaps_torchs_activations_in_while_tracing_only():
         ops = {n.target.__name__ for n in torch.export.export(torch.nn.SiLU(), (x,)).graph.nodes if n.op == "call_function"}
         assert not any("silu" in o or "sigmoid" in o for o in ops), ops
     assert F.silu is torch_silu
+
+
+def test_float64_depthwise_conv1d_is_torchs_and_exports_without_conv():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 6, 19, generator=g, dtype=torch.float64)
+    w = torch.randn(6, 1, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(6, generator=g, dtype=torch.float64)
+    for pad in (0, 3):
+        assert float((conv1d(x, w, b, padding=pad, groups=6) - F.conv1d(x, w, b, padding=pad, groups=6)).abs().max()) < 1e-14
+    assert float((conv1d(x, w, None, groups=6) - F.conv1d(x, w, None, groups=6)).abs().max()) < 1e-14
+    full = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)   # not depthwise: torch's own
+    assert torch.equal(conv1d(x, full), F.conv1d(x, full))
+    conv = torch.nn.Conv1d(6, 6, 4, groups=6, padding=3).double()
+    with float64_safe():
+        assert F.conv1d is conv1d
+        ops = {n.target.__name__ for n in torch.export.export(conv, (x,)).graph.nodes if n.op == "call_function"}
+        assert not any("conv" in o for o in ops), ops
+        assert float((conv(x) - _torch_conv(conv, x)).abs().max()) < 1e-14
+    assert F.conv1d is not conv1d
+
+
+def _torch_conv(conv, x):
+    import ssmbench_trainer.numerics as numerics
+    return numerics._F_CONV1D(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 
 A checkpoint whose float32 round-off alone exceeds the contract's 1e-4 (PyTorch float32 vs float64 of the same
 weights) is exported with float64 arithmetic inside its graphs (export.py --precision float64). onnxruntime's CPU
-kernels lack two ops in double: Erf (so GELU), and the QuickGelu fusion it makes of x * Sigmoid(x) (so SiLU). For
-float64 inputs these functions therefore spell the same math with plain ops (Mul, Add, Div, Exp, Where); for
-float32 they are torch's own, so training and float32 exports are unchanged.
+kernels lack three ops in double: Erf (so GELU), the QuickGelu fusion it makes of x * Sigmoid(x) (so SiLU), and
+Conv (so the depthwise causal convolutions of Mamba, H3, Hyena, xLSTM). For float64 inputs these functions therefore
+spell the same math with plain ops (Mul, Add, Div, Exp, Where, Slice); for float32 they are torch's own, so training
+and float32 exports are unchanged.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 # torch's own functions, kept before float64_safe() may stand this module's in for them
-_F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID = F.gelu, F.silu, F.softplus, F.logsigmoid
+_F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID, _F_CONV1D = F.gelu, F.silu, F.softplus, F.logsigmoid, F.conv1d
 
 _TAYLOR_TERMS = 48   # erf's Maclaurin series on |x| <= 3: the last term is below 1e-17
 _CF_TERMS = 64       # Laplace's continued fraction for erfc on |x| >= 3: converged to ~3e-15 at x = 3
@@ -76,10 +77,27 @@ def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, max=0) - torch.log(1 + torch.exp(-x.abs()))
 
 
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """F.conv1d; for a float64 depthwise convolution (groups = channels, stride and dilation 1) as a sum of K
+    shifted products, y[:, c, t] = b_c + sum_k w[c, 0, k] x[:, c, t + k] (onnxruntime's CPU Conv is float32 only).
+    Any other case is torch's own."""
+    one = lambda a: a in (1, (1,), [1])  # noqa: E731
+    if not (x.dtype == torch.float64 and groups == x.shape[1] and weight.shape[1] == 1 and one(stride)
+            and one(dilation) and isinstance(padding, (int, tuple, list))):
+        return _F_CONV1D(x, weight, bias, stride, padding, dilation, groups)
+    p = padding if isinstance(padding, int) else padding[0]
+    if p:
+        x = F.pad(x, (p, p))
+    K = weight.shape[-1]
+    T = x.shape[-1] - K + 1
+    y = sum(x.narrow(-1, k, T) * weight[:, 0, k : k + 1] for k in range(K))
+    return y if bias is None else y + bias.view(-1, 1)
+
+
 @contextlib.contextmanager
 def float64_safe():
-    """While a float64 model is traced for export: torch.nn.functional's gelu, silu, softplus and logsigmoid (and so
-    nn.GELU, nn.SiLU, ...) are this module's, so a family that calls torch's directly still exports float64 graphs
+    """While a float64 model is traced for export: torch.nn.functional's gelu, silu, softplus, logsigmoid and conv1d
+    (and so nn.GELU, nn.SiLU, nn.Conv1d, ...) are this module's, so a family that calls torch's directly still exports float64 graphs
     onnxruntime can run (rwkv-copying's float64 export failed on a QuickGelu fusion of F.silu). Arguments this module
     does not implement (tanh-approximate GELU, softplus with beta or threshold) go to torch's own functions."""
     def gelu_(x, approximate="none"):
@@ -91,8 +109,8 @@ def float64_safe():
     def softplus_(x, beta=1.0, threshold=20.0):
         return softplus(x) if beta == 1 and x.dtype == torch.float64 else _F_SOFTPLUS(x, beta, threshold)
 
-    F.gelu, F.silu, F.softplus, F.logsigmoid = gelu_, silu_, softplus_, log_sigmoid
+    F.gelu, F.silu, F.softplus, F.logsigmoid, F.conv1d = gelu_, silu_, softplus_, log_sigmoid, conv1d
     try:
         yield
     finally:
-        F.gelu, F.silu, F.softplus, F.logsigmoid = _F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID
+        F.gelu, F.silu, F.softplus, F.logsigmoid, F.conv1d = _F_GELU, _F_SILU, _F_SOFTPLUS, _F_LOGSIGMOID, _F_CONV1D
