@@ -112,4 +112,13 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     await expect(speedSuite(options(out, ["fake-wasn"], [provider]))).rejects.toThrow(/unknown execution provider "fake-wasn" \(did you mean "fake-wasm"\?\)[\s\S]*cpu, wasm, cuda, webgpu, fake-wasm, fake-gpu/);
     expect(existsSync(join(out, "r.csv"))).toBe(false);
   });
+
+  it("refuses a Chromium EP where there is no Chromium, naming the fix, before any row", () => {
+    const out = tmp();
+    const r = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--ep", "chromium-wasm", "--no-torch", "--quick", "--out", out, "--run-id", "c"], { SSMBENCH_CHROMIUM: "/nonexistent/chromium" });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("chromium-wasm");
+    expect(r.err).toContain("apt-get install -y chromium");
+    expect(existsSync(join(out, "c.csv"))).toBe(false);
+  });
 });
