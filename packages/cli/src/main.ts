@@ -21,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
           y
             .option("model", { type: "string", demandOption: true, desc: "a family (every checkpoint of it), a checkpoint id, or all" })
             .option("task", { type: "string", desc: "only checkpoints trained on this task" })
-            .option("ep", { type: "string", desc: "execution providers: cpu, wasm, cuda, webgpu (see pnpm list); default cpu,wasm (--verify: cpu)" })
+            .option("ep", { type: "string", desc: "execution providers: cpu, wasm, cuda, webgpu (see pnpm list); --suite speed also chromium-wasm, chromium-webgpu (Debian's Chromium); default cpu,wasm (--verify: cpu)" })
             .option("seq-len", { type: "string", desc: "prefill lengths, comma-separated (default 1024,4096,16384; --quick 1024)" })
             .option("quick", { type: "boolean", default: false, desc: "trained setting only, 200 examples, one length: under a minute" })
             .option("examples", { type: "number", desc: "test examples per setting (default 1000, --quick 200)" })

@@ -1,4 +1,5 @@
-// `pnpm bench --suite speed`: the options of the speed suite, checked, then the suite itself (runner/speed-suite.ts).
+// `pnpm bench --suite speed`: the options of the speed suite, checked, then the suite itself (runner/speed-suite.ts),
+// with Chromium's EPs (chromium-wasm, chromium-webgpu) from packages/web, which the runner cannot import.
 import { resolve } from "node:path";
 import { UserError } from "@ssmbench/core";
 import { formatTable, newRunId, resolveModels, speedDefaults, speedSuite, widestPerFamily } from "@ssmbench/runner";
@@ -38,6 +39,8 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   const quick = a.quick;
   const started = performance.now();
   const runId = a.runId ?? (a.resume || newRunId());
+  // Loaded here, not at start-up: playwright-core and esbuild only for the speed suite.
+  const { chromiumSpeedRuntimes } = await import("@ssmbench/web/speed");
   const { file, rows } = await speedSuite({
     root,
     checkpoints,
@@ -55,6 +58,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     outDir: resolve(root, a.out),
     runId,
     resume: a.resume !== undefined,
+    runtimes: [chromiumSpeedRuntimes()],
   });
   console.log(formatTable(rows));
   const failed = rows.filter((r) => r.status !== "ok").length;

@@ -132,6 +132,22 @@ describe("docs/speed.md", () => {
     expect(renderSpeedPage(fresh, cards).body).not.toContain("Re-exported since this run");
   });
 
+  it("puts Chromium's rows beside the Node EPs, naming the browser once, with their versions and what their RSS is", () => {
+    // chromium-wasm rows as the Chromium runtime (packages/web/src/speed-runtime.ts) writes them, in the same run
+    const chromium = suite("new")
+      .filter((r) => r.ep === "cpu" && r.model === "mamba-mqar")
+      .map((r) => ({ ...r, ep: "chromium-wasm", runtime: "onnxruntime-web (chromium)", runtime_version: "1.30.0 (Chromium 156.0.8078.129)", value: r.metric === "prefill_tokens_per_s" ? r.value! / 2 : r.value }));
+    const body = renderSpeedPage([...suite("new"), ...chromium], cards).body;
+    expect(body).toContain("onnxruntime-web (chromium) 1.30.0 (Chromium 156.0.8078.129)");
+    expect(lineOf(body, "| mamba-mqar | onnxruntime-web (chromium) wasm | 5,000")).toMatch(/\| 1\.00 \|$/);
+    expect(lineOf(body, "| mamba-mqar | onnxruntime-node cpu | 10,000")).not.toBe("");
+    expect(lineOf(body, "| mamba-mqar | onnxruntime-web (chromium) wasm | 0.100")).not.toBe(""); // decode
+    expect(body).toContain("in Chromium, each cell's own browser");
+    // the targets stay on onnxruntime-node cpu
+    expect(body).toContain("Measured on the cpu execution provider");
+    expect(renderSpeedPage(suite("new"), cards).body).not.toContain("Chromium");
+  });
+
   it("says how to make the page when there is no suite run", () => {
     expect(renderSpeedPage([], cards).body).toContain("pnpm bench --suite speed");
   });

@@ -24,9 +24,15 @@ interface Ctx {
   eps: string[];
 }
 
+/**
+ * A runtime's label: "onnxruntime-node cpu", "onnxruntime-web wasm" (in Node), and for a browser's rows (runtime
+ * "onnxruntime-web (chromium)", ep "chromium-wasm") "onnxruntime-web (chromium) wasm", the browser named once.
+ */
 const epLabel = (ep: string, rows: readonly ResultRow[]) => {
-  const r = rows.find((x) => x.ep === ep);
-  return ep === TORCH_EP ? `PyTorch eager (cpu)` : `${r?.runtime ?? "onnxruntime"} ${ep}`;
+  if (ep === TORCH_EP) return "PyTorch eager (cpu)";
+  const runtime = rows.find((x) => x.ep === ep)?.runtime ?? "onnxruntime";
+  const browser = /\((\w+)\)$/.exec(runtime)?.[1];
+  return `${runtime} ${browser && ep.startsWith(`${browser}-`) ? ep.slice(browser.length + 1) : ep}`;
 };
 
 function find(c: Ctx, model: string, ep: string, split: string, metric: Metric, len: number, batch = 1): ResultRow | undefined {
@@ -239,7 +245,11 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
 
   // ---- memory
   out.push("", "## Memory", "", "![state bytes per sequence against context](speed/state.svg) ![peak RSS against prefill length](speed/rss.svg)", "");
-  out.push("State: bytes of all recurrent state tensors per sequence after the context (a KV cache grows with it; an SSM's state does not). Peak RSS: resident memory of the cell's own process for one prefill of batch 1.", "");
+  out.push(
+    "State: bytes of all recurrent state tensors per sequence after the context (a KV cache grows with it; an SSM's state does not). Peak RSS: resident memory of the cell's own process for one prefill of batch 1" +
+      (eps.some((e) => e.startsWith("chromium-")) ? " (in Chromium, each cell's own browser: the peak of its renderer process that ran the page; the row's note adds all the browser's processes)." : "."),
+    "",
+  );
   const memEp = ortCpu ?? eps[0]!;
   const stateRows = models.map((m) => [m, ...contexts.map((C) => { const v = ok(find(c, m, memEp, "decode", "state_bytes", C)); return v === undefined ? "—" : bytes(v); })]);
   out.push(table(["state per sequence", ...contexts.map((C) => `context ${grouped(C)}`)], stateRows, ["l", ...contexts.map(() => "r" as const)]), "");

@@ -1,11 +1,13 @@
 // `pnpm bench --suite speed` end to end on committed checkpoints, with short lengths: the rows it writes, the cells it
 // refuses to run and why, the PyTorch eager baseline on the same weights, and the errors before any row.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { UserError } from "@ssmbench/core";
 import { parseResultsCsv } from "@ssmbench/report";
-import { discoverCheckpoints } from "./discover.ts";
-import { TORCH_EP, widestPerFamily } from "./speed-suite.ts";
+import { discoverCheckpoints, loadCheckpoint } from "./discover.ts";
+import type { CellResult, CellSpec } from "./speed.ts";
+import { TORCH_EP, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
 import { root, ssmbench, tmp } from "./test-cli.ts";
 
 const rowsOf = (dir: string, run: string) => parseResultsCsv(readFileSync(join(dir, `${run}.csv`), "utf8"), `${run}.csv`);
@@ -56,5 +58,67 @@ describe("bench --suite speed", () => {
     const chosen = widestPerFamily(discoverCheckpoints(join(root, "models")).filter((c) => c.card.task.id === "mqar"));
     expect(new Set(chosen.map((c) => c.card.family)).size).toBe(chosen.length);
     for (const c of chosen) expect(c.card.config.d_model).toBe(128);
+  });
+});
+
+describe("bench --suite speed with a runtime supplied by the caller (the cli's Chromium)", () => {
+  const ckpt = loadCheckpoint(join(root, "models", "transformer-induction-heads"));
+  const options = (out: string, eps: string[], runtimes: SpeedRuntimeProvider[]): SpeedSuiteOptions => ({
+    ...speedDefaults, root, checkpoints: [ckpt], eps, torch: false, lengths: [64], batches: [1], contexts: [64], outDir: out, runId: "r", resume: false, runtimes, log: () => {},
+  });
+  /** A provider of "fake-wasm" whose cells return fixed samples; what it was asked is kept. */
+  function fake(result: (spec: CellSpec) => CellResult) {
+    const seen = { specs: [] as CellSpec[], closed: 0 };
+    const provider: SpeedRuntimeProvider = {
+      eps: ["fake-wasm", "fake-gpu"],
+      open: async (ep) => {
+        if (ep === "fake-gpu") throw new UserError("no adapter", "use fake-wasm");
+        const rt: SpeedRuntime = { runtime: "onnxruntime-web (fake)", version: "1.0 (Fake 2)", ep, run: async (spec) => (seen.specs.push(spec), result(spec)), close: async () => void seen.closed++ };
+        return rt;
+      },
+    };
+    return { provider, seen };
+  }
+
+  it("turns its cells' samples into the same rows as a Node cell's: medians, intervals, state bytes and its own RSS note", async () => {
+    const out = tmp();
+    const { provider, seen } = fake((spec) => ({ status: "ok", samples_ms: [4, 2, 3, 5, 6], state_bytes: 1000, peak_rss_mb: 300, peak_rss_note: "peak of the renderer", note: `cell of ${spec.kind}` }));
+    const { rows } = await speedSuite(options(out, ["fake-wasm"], [provider]));
+    expect(seen.specs.map((s) => [s.ep, s.kind, s.seqLen, s.batch])).toEqual([["fake-wasm", "prefill", 64, 1], ["fake-wasm", "decode", 64, 1]]);
+    expect(seen.closed).toBe(1);
+    expect(rows.every((r) => r.ep === "fake-wasm" && r.runtime === "onnxruntime-web (fake)" && r.runtime_version === "1.0 (Fake 2)" && r.status === "ok")).toBe(true);
+    const prefill = rows.find((r) => r.metric === "prefill_tokens_per_s")!;
+    expect(prefill.value).toBeCloseTo((64 * 1000) / 4, 6); // the median of the samples
+    expect(prefill.ci_low! <= prefill.value! && prefill.value! <= prefill.ci_high!).toBe(true);
+    expect(prefill.note).toMatch(/^cell of prefill; median of 5 prefills after warm-up/);
+    expect(rows.filter((r) => r.metric === "decode_ms_per_token").map((r) => r.value)).toEqual([4]);
+    expect(rows.filter((r) => r.metric === "peak_rss_mb").map((r) => [r.value, r.note])).toEqual([[300, "peak of the renderer"], [300, "peak of the renderer"]]);
+    expect(rows.filter((r) => r.metric === "state_bytes").map((r) => r.value)).toEqual([1000, 1000]);
+    expect(parseResultsCsv(readFileSync(join(out, "r.csv"), "utf8"), "r.csv")).toHaveLength(rows.length);
+  });
+
+  it("writes peak RSS as an na row with the reason where the runtime could not measure it, and a failed cell as its status", async () => {
+    const { provider } = fake((spec) => (spec.kind === "prefill" ? { status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_note: "not measured: no /proc", note: "" } : { status: "timeout", note: "over the cell budget" }));
+    const { rows } = await speedSuite(options(tmp(), ["fake-wasm"], [provider]));
+    expect(rows.find((r) => r.metric === "peak_rss_mb")).toMatchObject({ status: "na", value: null, note: "not measured: no /proc" });
+    expect(rows.find((r) => r.metric === "decode_ms_per_token")).toMatchObject({ status: "timeout", value: null, note: "over the cell budget" });
+  });
+
+  it("refuses before any row: an EP its runtime cannot run here, and an unknown EP naming every EP the suite knows", async () => {
+    const out = tmp();
+    const { provider, seen } = fake(() => ({ status: "ok", note: "" }));
+    await expect(speedSuite(options(out, ["fake-wasm", "fake-gpu"], [provider]))).rejects.toThrow(/no adapter[\s\S]*use fake-wasm/);
+    expect(seen.closed).toBe(1); // the runtime opened before the refusal is closed
+    await expect(speedSuite(options(out, ["fake-wasn"], [provider]))).rejects.toThrow(/unknown execution provider "fake-wasn" \(did you mean "fake-wasm"\?\)[\s\S]*cpu, wasm, cuda, webgpu, fake-wasm, fake-gpu/);
+    expect(existsSync(join(out, "r.csv"))).toBe(false);
+  });
+
+  it("refuses a Chromium EP where there is no Chromium, naming the fix, before any row", () => {
+    const out = tmp();
+    const r = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--ep", "chromium-wasm", "--no-torch", "--quick", "--out", out, "--run-id", "c"], { SSMBENCH_CHROMIUM: "/nonexistent/chromium" });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("chromium-wasm");
+    expect(r.err).toContain("apt-get install -y chromium");
+    expect(existsSync(join(out, "c.csv"))).toBe(false);
   });
 });

@@ -6,12 +6,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
-import { UserError, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { UserError, didYouMean, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
 import { TORCH_EP } from "@ssmbench/report";
-import { getBackend } from "@ssmbench/runtime";
+import { EP_NAMES, getBackend } from "@ssmbench/runtime";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { ResultFile, provenance, rowKey } from "./results.ts";
-import { MIN_STEPS, type CellResult, type CellSpec } from "./speed-cell.ts";
+import { MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
 import { summarize, type TimingOptions } from "./timing.ts";
 
 /** The ep column of PyTorch eager rows (named once, in the report that reads them). */
@@ -38,6 +38,8 @@ export interface SpeedSuiteOptions {
   outDir: string;
   runId: string;
   resume: boolean;
+  /** EPs timed by a runtime the caller supplies (the cli's Chromium, from packages/web), beside onnxruntime's own */
+  runtimes?: SpeedRuntimeProvider[];
   log?: (line: string) => void;
 }
 
@@ -52,11 +54,25 @@ export const speedDefaults = {
   cellTimeoutMs: 300_000,
 };
 
-interface Runtime {
+/** Where the suite's cells run: the ep column of their rows, the runtime and version columns, and one cell's run. */
+export interface SpeedRuntime {
   runtime: string;
   version: string;
   ep: string;
+  /** Times one cell within timeoutMs; every failure comes back as a CellResult status (never thrown). */
   run: (spec: CellSpec, timeoutMs: number) => Promise<CellResult>;
+  /** Frees what the runtime holds (a server, a bundle), after the suite's last cell. */
+  close?: () => Promise<void>;
+}
+
+/**
+ * Execution providers that the runner itself does not run (so that it needs no browser code): a package above it
+ * (packages/web, wired in by the cli) serves these names. open() refuses, with a UserError saying how to fix it,
+ * an EP that cannot run here; it is called before the first row.
+ */
+export interface SpeedRuntimeProvider {
+  eps: readonly string[];
+  open: (ep: string) => Promise<SpeedRuntime>;
 }
 
 /** The widest checkpoint of each family (on one task), so every family is timed at the same width. */
@@ -74,8 +90,25 @@ export async function speedSuite(o: SpeedSuiteOptions): Promise<{ file: string; 
   const log = o.log ?? ((s: string) => console.error(s));
   const threads = o.threads ?? availableParallelism();
   // Everything that can be refused is refused before the first row.
-  const runtimes: Runtime[] = [];
+  const runtimes: SpeedRuntime[] = [];
+  const close = () => Promise.all(runtimes.map((rt) => rt.close?.()));
+  try {
+    await openRuntimes(o, runtimes);
+    return await runSuite(o, runtimes, log, threads);
+  } finally {
+    await close();
+  }
+}
+
+async function openRuntimes(o: SpeedSuiteOptions, runtimes: SpeedRuntime[]): Promise<void> {
+  const known = [...EP_NAMES, ...(o.runtimes ?? []).flatMap((p) => p.eps)];
   for (const ep of o.eps) {
+    const provider = o.runtimes?.find((p) => p.eps.includes(ep));
+    if (provider) {
+      runtimes.push(await provider.open(ep));
+      continue;
+    }
+    if (!known.includes(ep)) throw new UserError(`unknown execution provider "${ep}"${didYouMean(ep, known)}`, `--suite speed runs: ${known.join(", ")}`);
     const b = await getBackend(ep);
     runtimes.push({ runtime: b.runtime, version: b.version, ep: b.name, run: (spec, t) => runNodeCell(o.root, spec, t) });
   }
@@ -89,7 +122,9 @@ export async function speedSuite(o: SpeedSuiteOptions): Promise<{ file: string; 
       );
     runtimes.push({ runtime: "pytorch", version: torchVersion(o.root), ep: TORCH_EP, run: (spec, t) => runTorchCell(o.root, spec, t) });
   }
+}
 
+async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s: string) => void, threads: number): Promise<{ file: string; rows: ResultRow[] }> {
   const out = new ResultFile(o.outDir, o.runId, o.resume);
   const prov = provenance(o.root, o.runId);
   const written: ResultRow[] = [];
@@ -135,7 +170,8 @@ export async function speedSuite(o: SpeedSuiteOptions): Promise<{ file: string; 
             emit({ ...k, metric: "decode_ms_per_token_p90", value: t.p90, n: t.n, status: "ok", note });
           }
           if (r.state_bytes !== undefined) emit({ ...k, metric: "state_bytes", value: r.state_bytes, n: 1, status: "ok", note: "bytes of all state tensors per sequence after this cell's tokens" });
-          if (r.peak_rss_mb !== undefined) emit({ ...k, metric: "peak_rss_mb", value: r.peak_rss_mb, n: 1, status: "ok", note: "peak resident set of this cell's own process (model, inputs, outputs, runtime)" });
+          if (r.peak_rss_mb !== undefined) emit({ ...k, metric: "peak_rss_mb", value: r.peak_rss_mb, n: 1, status: "ok", note: r.peak_rss_note ?? "peak resident set of this cell's own process (model, inputs, outputs, runtime)" });
+          else if (r.peak_rss_note) emit({ ...k, metric: "peak_rss_mb", value: null, n: 0, status: "na", note: r.peak_rss_note });
           log(`  ${where}: ${cell.kind === "prefill" ? `${Math.round((cell.batch * cell.seqLen * 1000) / t.median)} tok/s` : `${t.median.toFixed(3)} ms/token`} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
         }
       }

@@ -1,8 +1,65 @@
 // Speed of one checkpoint on one EP: prefill tokens/s at several lengths, decode latency per token through
 // step.onnx after a prefilled context, and the recurrent state's size in bytes.
+import type { RowStatus } from "@ssmbench/core";
 import type { RecurrentDriver, State } from "@ssmbench/runtime";
 import { Rng } from "@ssmbench/tasks";
+import { statusOf } from "./cell.ts";
 import { measure, summarize, type Timing, type TimingOptions } from "./timing.ts";
+
+/** One cell of the speed suite: what its process (or browser page) is asked to time. */
+export interface CellSpec {
+  dir: string;
+  ep: string;
+  kind: "prefill" | "decode";
+  /** prefill length, or decode context */
+  seqLen: number;
+  batch: number;
+  threads: number;
+  timing: TimingOptions;
+  steps: number;
+  warmupSteps: number;
+}
+
+/** What a cell reports back (one JSON line from a cell process, or the value a browser page returns). */
+export interface CellResult {
+  status: RowStatus;
+  samples_ms?: number[];
+  state_bytes?: number;
+  peak_rss_mb?: number;
+  /** What peak_rss_mb measured, where that is not the cell's own process; without peak_rss_mb, why there is none (an na row). */
+  peak_rss_note?: string;
+  note: string;
+}
+
+/** Decode: at least this many timed steps (and the timing's minimum time), at most CellSpec.steps. */
+export const MIN_STEPS = 32;
+
+/**
+ * Times one cell on an open driver, the same way on every runtime (a Node process, a browser page): prefill of
+ * `batch` x `seqLen` tokens, or single steps after a `seqLen`-token context. `note` says when the context was
+ * synthetic (its prefill ran out of memory). State bytes are read off the state after the cell's tokens.
+ */
+export async function timeCell(
+  driver: RecurrentDriver,
+  vocab: number,
+  c: Pick<CellSpec, "kind" | "seqLen" | "batch" | "timing" | "steps" | "warmupSteps">,
+): Promise<{ samplesMs: number[]; stateBytes: number; note?: string }> {
+  if (c.kind === "prefill") {
+    const t = await prefillTiming(driver, vocab, c.seqLen, c.batch, c.timing);
+    return { samplesMs: t.samplesMs, stateBytes: stateBytes(driver.state!, c.batch) };
+  }
+  let note: string | undefined;
+  try {
+    await driver.prefill(randomIds(c.seqLen, vocab, 7), 1, c.seqLen);
+  } catch (e) {
+    if (statusOf(e) !== "oom") throw e;
+    // Step time depends on the state's shapes, not its values: time it from a state of the right size.
+    driver.useState(driver.filledState(1, c.seqLen, normalFill(0)), 1);
+    note = `the ${c.seqLen}-token prefill ran out of memory, so the context is a N(0,1) state of its shape`;
+  }
+  const t = await stepTiming(driver, vocab, c.steps, c.warmupSteps, MIN_STEPS, c.timing.minTimeMs);
+  return { samplesMs: t.samplesMs, stateBytes: stateBytes(driver.state!, 1), note };
+}
 
 export function randomIds(n: number, vocab: number, seed: number): BigInt64Array {
   const rng = new Rng(seed, "speed");

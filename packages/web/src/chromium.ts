@@ -31,7 +31,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Launches the system Chromium headless (playwright-core gives each launch a fresh temporary profile). */
-export async function launchChromium(executablePath = findChromium()): Promise<Browser> {
+export async function launchChromium(executablePath = findChromium(), args: readonly string[] = CHROMIUM_ARGS): Promise<Browser> {
   if (!executablePath) throw new Error("no system Chromium: apt-get install -y chromium (Debian), or set SSMBENCH_CHROMIUM");
-  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath, headless: true, args: [...args] });
 }

@@ -2,7 +2,6 @@
 // generateDocs), rendered to HTML, plus the data the in-browser pages need, the checkpoints they run, and
 // onnxruntime-web's files (served from the site itself, never a CDN). No figure is written here by hand.
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
@@ -10,7 +9,10 @@ import { Marked, type Tokens } from "marked";
 import type { ModelCard } from "@ssmbench/core";
 import { LEADERBOARD_CSV, generateDocs, loadAwesome, loadCards, type AwesomeData } from "@ssmbench/report";
 import { TEST_SEED, discoverFamilies, gitSha } from "@ssmbench/runner";
+import { ORT_FILES, nodeBuiltinsAbsent, ortDist } from "./bundle.ts";
 import { blockDiagram } from "./diagram.ts";
+
+export { ORT_FILES, ortDist };
 
 export interface BuildOptions {
   /** Repository root (results/, models/, docs/, packages/). */
@@ -219,10 +221,6 @@ export function speedSection(leaderboardMd: string): string | undefined {
   return next < 0 ? rest.replace(/<!-- generated:end -->[^]*$/, "") : rest.slice(0, next + 3);
 }
 
-/** onnxruntime-web's dist folder (the ES module build and the wasm binary it loads, wasm and WebGPU in one). */
-export const ortDist = () => path.dirname(createRequire(import.meta.url).resolve("onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm"));
-export const ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"];
-
 export async function buildSite({ root, outDir, minify = true, log = () => {} }: BuildOptions): Promise<BuiltSite> {
   const resultsDir = path.join(root, "results");
   const modelsDir = path.join(root, "models");
@@ -316,18 +314,6 @@ export async function buildSite({ root, outDir, minify = true, log = () => {} }:
   log(`site written to ${outDir}: ${pages.length} pages, ${checkpoints.length} checkpoints`);
   return { outDir, pages, data, speedFromReport };
 }
-
-/**
- * The browser code imports packages whose index also exports Node-only helpers (the task package's .npy writer):
- * node: modules resolve to an empty module, so those helpers exist but fail if called, and nothing else changes.
- */
-const nodeBuiltinsAbsent: esbuild.Plugin = {
-  name: "node-builtins-absent",
-  setup(build) {
-    build.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "node-absent" }));
-    build.onLoad({ filter: /.*/, namespace: "node-absent" }, () => ({ contents: "module.exports = {};", loader: "js" }));
-  },
-};
 
 function walk(dir: string, prefix = ""): string[] {
   if (!fs.existsSync(dir)) return [];
