@@ -55,9 +55,17 @@ describe("bench --suite speed", () => {
   });
 
   it("times one checkpoint per family, the widest, so families compare at one width", () => {
-    const chosen = widestPerFamily(discoverCheckpoints(join(root, "models")).filter((c) => c.card.task.id === "mqar"));
+    const mqar = discoverCheckpoints(join(root, "models")).filter((c) => c.card.task.id === "mqar");
+    const chosen = widestPerFamily(mqar);
     expect(new Set(chosen.map((c) => c.card.family)).size).toBe(chosen.length);
-    for (const c of chosen) expect(c.card.config.d_model).toBe(128);
+    expect(chosen.length).toBe(new Set(mqar.map((c) => c.card.family)).size);
+    const width = (c: (typeof mqar)[number]) => Number(c.card.config.d_model);
+    for (const c of chosen) {
+      const widths = mqar.filter((o) => o.card.family === c.card.family).map(width);
+      expect(width(c)).toBe(Math.max(...widths));
+    }
+    // the five families trained at two widths are timed at the wider one
+    expect(chosen.filter((c) => width(c) === 128).map((c) => c.card.family).sort()).toEqual(["hyena", "mamba", "retnet", "rwkv", "transformer"]);
   });
 });
 
