@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer.linattn import chunk_scan
 from ssmbench_trainer.lm import CausalLM, state
 
 FAMILY = "mamba"
@@ -41,27 +42,6 @@ DEFAULT_CONFIG = {
     "chunk": 32,
     "scan_levels": 16,
 }
-
-def chunk_scan(G, E, levels: int):
-    """Inclusive scan over chunks of h_c = exp(G_c) * h_{c-1} + E_c (G, E: [B, C, D, N]), h_{-1} = 0.
-
-    Hillis-Steele doubling with a fixed number of levels (no loop over time, length stays dynamic):
-    level k combines each chunk with the one 2^k before it, (g1,e1) then (g2,e2) -> (g1+g2, exp(g2) e1 + e2).
-    `levels` bounds the chunk count at 2^levels.
-    """
-    C = G.shape[1]
-    idx = torch.arange(C, device=G.device)
-    g, e = G, E
-    for k in range(levels):
-        src = idx - (1 << k)
-        valid = (src >= 0).view(1, -1, 1, 1)
-        src = src.clamp(min=0)
-        g_prev = g.index_select(1, src)
-        e_prev = e.index_select(1, src)
-        e = torch.where(valid, torch.exp(g) * e_prev + e, e)
-        g = torch.where(valid, g + g_prev, g)
-    return e
-
 
 class MambaMixer(nn.Module):
     """The S6 mixer. Parameter names follow transformers' MambaMixer, so weights load into either."""
@@ -132,7 +112,7 @@ class MambaMixer(nn.Module):
         S = torch.cumsum(a, dim=2)
         decay = torch.exp(S)
         local = decay * torch.cumsum(torch.exp(-S) * u, dim=2)      # state from zero at each chunk start
-        carried = chunk_scan(S[:, :, -1], local[:, :, -1], self.scan_levels)  # state at each chunk end
+        carried = chunk_scan(S[:, :, -1], local[:, :, -1], self.scan_levels, dim=1)  # state at each chunk end
         prev = F.pad(carried, (0, 0, 0, 0, 1, 0))[:, :n_chunks]        # state entering each chunk
         h = local + decay * prev.unsqueeze(2)
         y = (h * Cp).sum(-1).reshape(Bsz, n_chunks * Q, D)

@@ -20,9 +20,10 @@ Three equivalent forms of retention are implemented:
   1. `retention_parallel`: the quadratic parallel form (Q K^T * D) V with D[t,s] = gamma^(t-s) (s <= t) (eq. 5);
      the tests' reference.
   2. `retention_chunkwise`: the chunkwise recurrent form (eq. 7), used by forward (prefill and training): within a
-     chunk of L tokens the parallel form; across chunks a carried state S_c = gamma^L S_{c-1} + U_c, computed for
-     all chunks at once by a log-depth (Hillis-Steele) scan over chunks, so the number of chunks C stays dynamic
-     and there is no loop over chunks. Everything is written in relative frames (angles at most L theta).
+     chunk of L tokens the parallel form; across chunks a carried state S_c = gamma^L S_{c-1} + U_c, computed in
+     eager mode for all chunks at once by a log-depth (Hillis-Steele) scan over chunks, and in exported graphs by
+     one ONNX Scan node over the symbolic chunk count (no Python loop over time either way). Everything is written
+     in relative frames (angles at most L theta).
   3. `step`: the recurrent form (eq. 6) with the rotation folded into the state. With S_t the usual state
      sum_s gamma^(t-s) (R_s k_s) v_s^T, keep instead the rotating-frame state S~_t = R_t^T S_t:
          S~_t = gamma R(-theta) S~_{t-1} + k_t v_t^T,      o_t = q_t^T S~_t      (unrotated q_t and k_t)
@@ -51,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer.gatedscan import in_graph_scan
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 from ssmbench_trainer.numerics import silu
 
@@ -195,9 +197,12 @@ class MultiScaleRetention(nn.Module):
         ck, sk = self._angles(j - (L - 1))
         zeta = torch.exp((L - 1 - j) * g).view(H, 1, L, 1)                              # gamma^(L-1-i)
         U = rotate(kc, ck, sk).transpose(-1, -2) @ (zeta * vc)                          # [B, H, C, dk, dv]
-        levels = self.scan_levels if not isinstance(n_chunks, int) else max(1, (n_chunks - 1).bit_length())
-        assert levels <= self.scan_levels, f"{T} tokens need scan_levels >= {levels} at chunk {L}"
-        S_end = self.chunk_scan(U, levels)                                              # S~ at each chunk's end
+        if isinstance(n_chunks, int):
+            levels = max(1, (n_chunks - 1).bit_length())
+            assert levels <= self.scan_levels, f"{T} tokens need scan_levels >= {levels} at chunk {L}"
+            S_end = self.chunk_scan(U, levels)                                          # S~ at each chunk's end
+        else:
+            S_end = self.chunk_scan_in_graph(U)                                         # export: one ONNX Scan
         S_in = F.pad(S_end, (0, 0, 0, 0, 1, 0))[:, :, :n_chunks]                        # ... entering each chunk
         cq, sq = self._angles(j + 1)
         inter = (rotate(qc, cq, sq) * torch.exp((j + 1) * g).view(H, 1, L, 1)) @ S_in    # [B, H, C, L, dv]
@@ -223,6 +228,20 @@ class MultiScaleRetention(nn.Module):
             rot = torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=3)                  # gamma^(L 2^k) R(-L 2^k theta)
             e = e + torch.where(valid, rot, torch.zeros((), dtype=U.dtype))
         return e
+
+    def chunk_scan_in_graph(self, U):
+        """chunk_scan as the sequential recurrence S~_c = G S~_{c-1} + U~_c, one chunk at a time in an ONNX Scan
+        node (gatedscan.in_graph_scan): what exported prefills run, since there the chunk count is symbolic and a
+        doubling scan would run all scan_levels passes at every length."""
+        H, half = self.n_heads, self.d_k // 2
+        a = self.scan_cos[0].to(U.dtype).view(H, half, 1)                                # G = gamma^L R(-L theta)
+        b = self.scan_sin[0].to(U.dtype).view(H, half, 1)
+
+        def step(S, sl):
+            p1, p2 = S[0].chunk(2, dim=2)                                                # S~ [B, H, dk, dv]
+            return (torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=2) + sl[0],)
+
+        return in_graph_scan(step, (torch.zeros_like(U[:, :, 0]),), (U,), 2)[0]
 
     # --- full sequence from the zero state ------------------------------------------------------------------
     def forward(self, u, form: str = "chunkwise"):

@@ -133,8 +133,9 @@ def test_long_sequence_many_chunks(net):
 
 
 @torch.no_grad()
-def test_scan_levels_beyond_chunks_add_nothing(msr):
-    """The exported graph always runs scan_levels doubling levels; eager runs only ceil(log2 C). Same result."""
+def test_scan_forms_agree(msr):
+    """The doubling scan with extra levels, with only ceil(log2 C), and the in-graph sequential scan (what exported
+    prefills run) all equal the plain recurrence over chunks."""
     torch.manual_seed(9)
     U = torch.randn(2, msr.n_heads, 5, msr.d_k, msr.d_v)
     _close(msr.chunk_scan(U, msr.scan_levels), msr.chunk_scan(U, 3))
@@ -145,6 +146,7 @@ def test_scan_levels_beyond_chunks_add_nothing(msr):
         S = torch.cat([a * S1 + b * S2, a * S2 - b * S1], 2) + U[:, :, c]
         ref.append(S)
     _close(msr.chunk_scan(U, 3), torch.stack(ref, 2))
+    _close(msr.chunk_scan_in_graph(U), torch.stack(ref, 2))
 
 
 @torch.no_grad()

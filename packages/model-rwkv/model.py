@@ -24,7 +24,7 @@ cumulative log-decay and Lx_t = L_{t-1} (exclusive), the output is attention-lik
 computed as (r_t exp(Lx_t - L_m)) . (k_s exp(L_m - L_s)) with L_m the log-decay at mid-chunk, so both factors stay
 within exp(+-Q/2 * |floor|) and their product, for s < t, within [0, 1]. (Entries s >= t of that product can overflow
 when decays sit at the floor; torch.where drops them, and forward and backward stay finite: tested.) Across chunks the states S_c = diag(exp(L_Q)) S_{c-1} + sum_s (k_s exp(L_Q - L_s))^T v_s
-are combined by a log-depth doubling scan with a fixed number of levels (chunk_scan).
+are combined by linattn.chunk_scan (a log-depth doubling scan in eager mode, one ONNX Scan node when exported).
 
 One deviation, shared by every path (chunked, step, training) so they agree exactly: each step's log-decay
 log w_t = -exp(d_t) is clamped at >= -160/Q (-5 at Q = 32, i.e. w_t >= 0.0067), which keeps every exp() of the
@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer.linattn import chunk_scan
 from ssmbench_trainer.lm import CausalLM, state
 
 FAMILY = "rwkv"
@@ -92,26 +93,6 @@ def _n_chunks(T, Q):
 def _levels(C, fixed: int) -> int:
     """Eagerly (C an int) only the levels needed; under export (C symbolic) the fixed count. Same result."""
     return max(1, (C - 1).bit_length()) if isinstance(C, int) else fixed
-
-
-def chunk_scan(G, E, levels: int, dim: int = 2):
-    """Inclusive scan along `dim` of S_c = exp(G_c) * S_{c-1} + E_c (S_{-1} = 0); G broadcasts against E.
-
-    Hillis-Steele doubling with a fixed number of levels (no loop over time): level j combines each chunk with the
-    one 2^j before it, (g1, e1) then (g2, e2) -> (g1 + g2, exp(g2) e1 + e2). Bounds the chunk count at 2^levels.
-    """
-    C = E.shape[dim]
-    idx = torch.arange(C, device=E.device)
-    shape = [1] * E.dim()
-    shape[dim] = -1
-    g, e = G, E
-    for j in range(levels):
-        src = idx - (1 << j)
-        valid = (src >= 0).view(shape)
-        src = src.clamp(min=0)
-        e = torch.where(valid, torch.exp(g) * e.index_select(dim, src) + e, e)
-        g = torch.where(valid, g + g.index_select(dim, src), g)
-    return e
 
 
 def ffn_dim(d_model: int, mult: float) -> int:
@@ -226,7 +207,7 @@ class TimeMix6(nn.Module):
         y = A @ v + bonus * v
         Lc = L[:, :, :, Q - 1 :]                        # whole-chunk log-decay, [B, H, C, 1, N]
         local = (k * torch.exp(Lc - L)).transpose(-1, -2) @ v           # chunk's own state, [B, H, C, N, N]
-        carried = chunk_scan(Lc.transpose(-1, -2), local, _levels(C, self.scan_levels), dim=2)  # state at chunk ends
+        carried = chunk_scan(Lc.transpose(-1, -2), local, self.scan_levels, dim=2)  # state at chunk ends
         prev = F.pad(carried, (0, 0, 0, 0, 1, 0)).index_select(2, torch.arange(C, device=r.device))
         y = y + (r * torch.exp(Lx)) @ prev
         y = y.permute(0, 2, 3, 1, 4).reshape(Bsz, C * Q, H, N).index_select(1, torch.arange(T, device=r.device))

@@ -138,10 +138,25 @@ def test_scan_extra_levels_add_nothing(monkeypatch):
         _close(m, e, 1e-12)
 
 
+@pytest.mark.parametrize("kind", ["complex", "real", "real-a-complex-x", "complex-a-real-x", "constant-a"])
+def test_in_graph_scan_matches_doubling(kind):
+    """The sequential form exported graphs run (one ONNX Scan over the chunks) equals the doubling form."""
+    torch.manual_seed(11)
+    shape = (2, 9, 3)
+    a = _decay((2, 1, 3) if kind == "constant-a" else shape, torch.float64, complex_=kind not in ("real", "real-a-complex-x"))
+    x = (torch.randn(shape, dtype=torch.float64), None if kind in ("real", "complex-a-real-x") else torch.randn(shape, dtype=torch.float64))
+    want = gs.scan(a, x, 1, 16)
+    got = gs.sequential_scan(a, x, 1)
+    assert (got[1] is None) == (want[1] is None)
+    for g, w in zip(got, want):
+        if w is not None:
+            _close(g, w, 1e-12)
+
+
 @torch.no_grad()
 def test_kernels_export_with_dynamic_length(tmp_path):
-    """Each kernel in a module exports with a dynamic length and matches eager on onnxruntime at other lengths.
-    Six scan levels (up to 64 chunks) keep the export short; the graph runs all six at every length."""
+    """Each kernel in a module exports with a dynamic length and matches eager on onnxruntime at other lengths
+    (the scans across chunks become ONNX Scan nodes; eager runs the doubling form)."""
     ort = pytest.importorskip("onnxruntime")
     from ssmbench_trainer.export import export_graph
 

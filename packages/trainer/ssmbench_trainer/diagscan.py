@@ -7,16 +7,16 @@ time-invariant (one value per state entry, as in every LTI SSM) or time-varying 
 
 Forms computed here, all without a Python loop over time, so an exported graph keeps a dynamic length:
   * `diag_scan`: every h_t. The sequence is left-padded with zeros to C >= 2 chunks of Q positions; inside a
-    chunk a Hillis-Steele (log-depth) scan, log2(Q) levels; across chunks another Hillis-Steele scan over the C
-    chunk-end states (`scan_chunks`, or `scan_chunks_varying`); then h_t = h_t^intra + (a^(j+1) or the running
+    chunk a Hillis-Steele (log-depth) scan, log2(Q) levels; across chunks a scan over the C chunk-end states
+    (`scan_chunks`, or `scan_chunks_varying`); then h_t = h_t^intra + (a^(j+1) or the running
     product) * S_{c-1}. Left padding keeps a zero state through the pad, so the last position is the final state.
   * `scan_chunks`: only the scan across chunks, S_c = a^span S_{c-1} + U_c, for families that form the
     chunk-end states U_c and the within-chunk outputs themselves (S4D's chunked convolution).
 Powers of a time-invariant `a` (a^k, a^(Q 2^l)) are computed in float64 from the float32 `a` the step uses, by
 doubling and squaring (no angles): the prefill then applies exactly the powers of the step's multiplier, and the
-two forms differ only by the step's per-token rounding. The exported graph runs `levels` doubling levels across
-chunks whatever the length (at most Q * 2^levels positions); eager mode runs just the ceil(log2 C) it needs (the
-extra levels add zeros).
+two forms differ only by the step's per-token rounding. Across chunks, eager mode runs the ceil(log2 C) doubling
+levels it needs; an exported graph, where C is symbolic, runs the recurrence over the chunks as one ONNX Scan
+node (gatedscan.sequential_scan) instead of a fixed `levels` doubling passes over every chunk.
 
 Also here, because all three families use them: complex helpers (cmul, cexp, cexpm1, cdiv, rc_linear,
 re_linear), the "GELU then GLU" output block that the S4D, S5 and LRU papers' code put after the SSM, the MIMO
@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gatedscan import sequential_scan
 from .lm import CausalLM, GeluMLP, Stateless
 from .numerics import gelu  # exports in float64 too (onnxruntime has no double Erf)
 
@@ -195,12 +196,17 @@ def scan_chunks(U: Complex, a: Complex, span: int, levels: int, dim: int = 1) ->
     """Inclusive scan over chunks S_c = a^span S_{c-1} + U_c (S_{-1} = 0), U [..., C (at dim), *S], a [*S]
     (the state axes trail the chunk axis, so a broadcasts against them)."""
     C = U[0].shape[dim]
+    if not isinstance(C, int):  # exported: one ONNX Scan over the chunks (gatedscan.sequential_scan)
+        return sequential_scan(pow_squares(a, span, 1)[0], U, dim)
     return _hs_const(U, pow_squares(a, span, n_levels(C, levels)), dim)
 
 
 def scan_chunks_varying(G: Complex, U: Complex, levels: int, dim: int = 1) -> Complex:
     """Inclusive scan over chunks S_c = G_c S_{c-1} + U_c with a per-chunk multiplier G (same shape as U)."""
-    return _hs_pairs(G, U, dim, n_levels(U[0].shape[dim], levels))[1]
+    C = U[0].shape[dim]
+    if not isinstance(C, int):
+        return sequential_scan(G, U, dim)
+    return _hs_pairs(G, U, dim, n_levels(C, levels))[1]
 
 
 def shift_chunks(S: Complex, dim: int = 1) -> Complex:

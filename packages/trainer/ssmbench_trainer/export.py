@@ -26,7 +26,9 @@ import csv
 import hashlib
 import json
 import platform
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -319,13 +321,24 @@ def main(argv=None):
         "files": files,
         "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": opset,
                    "exporter": "torch.export + torch.onnx.export(dynamo=True)", "onnxruntime_check": ort.__version__,
-                   "host": platform.machine(), "precision": args.precision},
+                   "host": platform.machine(), "precision": args.precision, "git_sha": _git_sha(),
+                   "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "training": training,
         "parity": {**parity, "tolerance": args.tolerance,
                    "reference": "PyTorch float64" if args.precision == "float64" else "PyTorch float32"},
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {out}: {', '.join(f['path'] for f in files)}, card.json", flush=True)
+
+
+def _git_sha() -> str | None:
+    """The commit of the code that wrote the graphs (a re-export with changed kernels differs from the training's)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=Path(__file__).parent)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 Complex numbers are (re, im) pairs of real tensors; an `im` of None means real (and its terms are skipped). Every
 function here has a naive token-by-token counterpart in test_gatedscan.py that it is checked against.
 
-- `scan(a, x, dim, levels)`: the inclusive linear scan h_c = a_c h_{c-1} + x_c (h_{-1} = 0) along one axis, by
-  Hillis-Steele doubling: level k adds a-products applied to the partial sums 2^k places back. It carries the
-  states across chunks in every kernel below, and the number of chunks stays symbolic: eager runs use
-  ceil(log2 C) levels, an exported graph a fixed `levels` (C <= 2^levels chunks; extra levels add zeros).
+- `scan(a, x, dim, levels)`: the inclusive linear scan h_c = a_c h_{c-1} + x_c (h_{-1} = 0) along one axis. It
+  carries the states across chunks in every kernel below. Eager runs (training, the PyTorch baseline) use
+  Hillis-Steele doubling, ceil(log2 C) levels: level k adds a-products applied to the partial sums 2^k places back.
+  Under export the number of chunks C is symbolic, and the scan becomes one ONNX `Scan` node (torch's scan
+  operator, `in_graph_scan`): C sequential element-wise steps. The doubling form would have to run a fixed
+  `levels` passes over all C chunk states whatever C is (16 for up to 2^16 chunks), which made it the largest
+  cost of a 16K-token prefill on onnxruntime (docs/speed.md).
 - `diag_scan(a, x, chunk, levels)`: the element-wise, data-dependent recurrence h_t = a_t * h_{t-1} + x_t
   (HGRN). Inside a chunk a doubling scan over the chunk's Q positions gives each position's local state and its
   cumulative decay prod_{i<=j} a_i; chunk ends are combined by `scan`; then h_t = local_t + cumdecay_t * H_{c-1}.
@@ -55,14 +58,30 @@ def n_chunks(T, chunk: int):
     return torch.sym_max((T + chunk - 1) // chunk, 2)
 
 
+def in_graph_scan(step, init, xs, dim: int):
+    """Runs `step(carry, slices) -> carry` over the slices of the tensors `xs` along `dim` and returns every carry,
+    stacked along `dim`. It is torch's scan operator, which torch.onnx (dynamo) exports as one ONNX `Scan` node: a
+    loop inside the graph over a symbolic count, with no fixed bound."""
+    from torch._higher_order_ops.scan import scan as scan_op
+
+    def body(carry, sl):
+        new = step(carry, sl)
+        return new, tuple(t.clone() for t in new)  # the stacked outputs must not alias the carry
+
+    return scan_op(body, init, xs, dim=dim)[1]
+
+
 def scan(a, x, dim: int, levels: int):
-    """Inclusive scan h_c = a_c h_{c-1} + x_c along `dim` (h_{-1} = 0), Hillis-Steele doubling.
+    """Inclusive scan h_c = a_c h_{c-1} + x_c along `dim` (h_{-1} = 0): Hillis-Steele doubling in eager mode, an
+    ONNX Scan under export (module docstring). `levels` bounds the doubling's depth (C <= 2^levels).
 
     a = (ar, ai), x = (xr, xi): complex pairs (im None = real); a broadcasts against x, and may have size 1 along
     `dim` (a constant decay: then its powers are formed by squaring). Returns (hr, hi)."""
     ar, ai = a
     xr, xi = x
     n = xr.shape[dim]
+    if not isinstance(n, int):
+        return sequential_scan(a, x, dim)
     constant = ar.shape[dim] == 1
     idx = torch.arange(n, device=xr.device)
     view = [1] * xr.dim()
@@ -85,6 +104,32 @@ def scan(a, x, dim: int, levels: int):
             ar = torch.where(valid, qr, ar)
             ai = torch.where(valid, qi, ai) if ai is not None else None
     return xr, xi
+
+
+def sequential_scan(a, x, dim: int):
+    """scan() as one in-graph loop over `dim`: h_c = a_c h_{c-1} + x_c, complex where a or x is."""
+    ar, ai = a
+    xr, xi = x
+    shape = torch.broadcast_shapes(ar.shape, xr.shape)
+    full = lambda t: None if t is None else t.expand(shape)  # noqa: E731  a constant decay (size 1) repeats
+    parts = [full(t) for t in (ar, ai, xr, xi)]
+    present = [t is not None for t in parts]
+    cplx = ai is not None or xi is not None
+    h0 = torch.zeros_like(parts[2].select(dim, 0))
+    init = (h0, torch.zeros_like(h0)) if cplx else (h0,)
+
+    def step(h, sl):
+        it = iter(sl)
+        a_r, a_i, x_r, x_i = (next(it) if p else None for p in present)
+        h_r, h_i = cmul(a_r, a_i, h[0], h[1] if cplx else None)
+        h_r = h_r + x_r
+        if not cplx:
+            return (h_r,)
+        h_i = h_i if h_i is not None else torch.zeros_like(h_r)
+        return (h_r, h_i + x_i if x_i is not None else h_i)
+
+    out = in_graph_scan(step, init, tuple(t for t in parts if t is not None), dim)
+    return (out[0], out[1] if cplx else None)
 
 
 def _shift_in_chunk(t, s: int, fill: float):
