@@ -335,7 +335,9 @@ def _git_sha() -> str | None:
     """The commit of the code that wrote the graphs (a re-export with changed kernels differs from the training's)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=Path(__file__).parent)
+        # Uncommitted changes to the code (not to models/ or results/, which this export itself writes).
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/packages", ":/scripts"],
+                               capture_output=True, text=True, cwd=Path(__file__).parent)
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return None
