@@ -13,6 +13,7 @@ export interface SpeedArgs {
   contexts?: string;
   torch: boolean;
   maxLogitsGb?: number;
+  maxBatchTokens?: number;
   quick: boolean;
   out: string;
   modelsDir: string;
@@ -35,6 +36,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   const checkpoints = all.length === 1 ? all : widestPerFamily(onTask);
   if (!checkpoints.length) throw new UserError(`no checkpoint of "${a.model}" is trained on ${a.task ?? "mqar"}`, "choose --task, or name a checkpoint id");
   if (a.maxLogitsGb !== undefined && !(a.maxLogitsGb > 0)) throw new UserError(`--max-logits-gb ${a.maxLogitsGb}: must be a positive number`, "e.g. --max-logits-gb 2");
+  if (a.maxBatchTokens !== undefined && !(Number.isInteger(a.maxBatchTokens) && a.maxBatchTokens > 0)) throw new UserError(`--max-batch-tokens ${a.maxBatchTokens}: must be a positive integer`, "e.g. --max-batch-tokens 131072");
   if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
   const quick = a.quick;
   const started = performance.now();
@@ -50,6 +52,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     batches: a.batch ? parseList("batch", a.batch, "1,8") : quick ? [1] : speedDefaults.batches,
     contexts: a.contexts ? parseList("contexts", a.contexts, "1024,8192,65536") : quick ? [1024] : speedDefaults.contexts,
     maxLogitsBytes: a.maxLogitsGb !== undefined ? a.maxLogitsGb * 2 ** 30 : speedDefaults.maxLogitsBytes,
+    maxBatchTokens: a.maxBatchTokens,
     threads: a.threads,
     timing: quick ? { warmup: 1, minSamples: 3, minTimeMs: 200, maxTimeMs: 5000, floorSamples: 2 } : speedDefaults.timing,
     steps: quick ? 32 : speedDefaults.steps,

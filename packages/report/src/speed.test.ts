@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Metric, ResultRow } from "@ssmbench/core";
 import { loadCards } from "./cards.ts";
 import { renderLeaderboard } from "./leaderboard.ts";
-import { reexported, renderSpeedPage, scalingExponent, TORCH_EP } from "./speed.ts";
+import { reexported, renderSpeedPage, scalingExponent, speedRuns, TORCH_EP } from "./speed.ts";
 
 const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
 const cards = loadCards(path.join(basic, "models"));
@@ -58,8 +58,8 @@ describe("docs/speed.md with runs on different checkpoints", () => {
 
   it("shows the latest run of each set of checkpoint tasks, newest first, each with its own charts", () => {
     expect(page.body).toContain("2 runs, newest first");
-    const a = page.body.indexOf("## Checkpoints trained on induction-heads: run `other`");
-    const b = page.body.indexOf("## Checkpoints trained on mqar: run `new`");
+    const a = page.body.indexOf("## Checkpoints trained on induction-heads, on cpu: run `other`");
+    const b = page.body.indexOf("## Checkpoints trained on mqar, on cpu: run `new`");
     expect(a).toBeGreaterThanOrEqual(0);
     expect(b).toBeGreaterThan(a);
     expect(page.body).not.toContain("`old`");
@@ -67,6 +67,19 @@ describe("docs/speed.md with runs on different checkpoints", () => {
     expect(page.body).toContain("](speed/other-prefill.svg)");
     expect([...page.charts.keys()]).toContain("speed/new-prefill.svg");
     expect([...page.charts.keys()]).toContain("speed/other-decode.svg");
+  });
+});
+
+describe("docs/speed.md with runs on other execution providers", () => {
+  // "browser": a later run on the same checkpoints on wasm only; "newer-cpu": a later cpu run that replaces "new"
+  const onWasm = suite("browser").map((r) => (r.ep === TORCH_EP ? r : { ...r, ep: "wasm", runtime: "onnxruntime-web" })).map((r) => ({ ...r, timestamp: "2026-01-03T00:00:00Z" }));
+  const newerCpu = suite("newer-cpu").map((r) => ({ ...r, timestamp: "2026-01-04T00:00:00Z" }));
+
+  it("keeps the latest run of each set of EPs on the same checkpoints, so a browser run does not hide the cpu run", () => {
+    const runs = (rows: ResultRow[]) => speedRuns(rows, cards).map((r) => [r.run, r.eps.join(",")]);
+    expect(runs([...suite("new"), ...onWasm])).toEqual([["browser", "wasm"], ["new", "cpu"]]);
+    expect(runs([...suite("new"), ...onWasm, ...newerCpu])).toEqual([["newer-cpu", "cpu"], ["browser", "wasm"]]);
+    expect(renderSpeedPage([...suite("new"), ...onWasm], cards).body).toContain("## Checkpoints trained on mqar, on wasm: run `browser`");
   });
 });
 

@@ -1,5 +1,5 @@
 // docs/speed.md and docs/speed/*.svg from the rows of `pnpm bench --suite speed` (task "speed", split "prefill" or
-// "decode"). The latest run on each set of checkpoints is shown, each on its own, so every ratio divides two rows
+// "decode"). The latest run on each set of checkpoints and EPs is shown, each on its own, so every ratio divides two rows
 // measured in the same run, on the same machine; the issue's targets and the papers' claims are checked against each.
 import type { ModelCard, Metric, ResultRow } from "@ssmbench/core";
 import { arxivUrl, bytes, byFields, cell, cmp, finite, grouped, link, megabytes, ms, table, tokensPerS, unique } from "./format.ts";
@@ -76,24 +76,31 @@ export function reexported(rows: readonly ResultRow[], cards: readonly ModelCard
 }
 
 /**
- * The speed runs the page shows, newest first: the latest run of each set of checkpoint tasks (one run on the
- * d_model 128 MQAR checkpoints, another on every family's induction-heads checkpoint, ...), so a newer run on other
- * checkpoints does not hide an older one. Each is rendered on its own: ratios never mix runs.
+ * The speed runs the page shows, newest first: the latest run of each set of checkpoint tasks and execution
+ * providers (one run on the d_model 128 MQAR checkpoints, another on every family's induction-heads checkpoint on
+ * cpu, a third on the same checkpoints in the browser, ...), so a newer run on other checkpoints or other EPs does
+ * not hide an older one. Each is rendered on its own: ratios never mix runs.
  */
-export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[]): { run: string; tasks: string[] }[] {
+export function speedRuns(rows: readonly ResultRow[], cards: readonly ModelCard[]): { run: string; tasks: string[]; eps: string[] }[] {
   const tasksOf = new Map<string, Set<string>>();
+  const epsOf = new Map<string, Set<string>>();
   const newest = new Map<string, string>();
   for (const r of rows.filter(isSuiteRow)) {
     const tasks = tasksOf.get(r.run_id) ?? new Set<string>();
     tasks.add(cards.find((k) => k.id === r.model)?.task.id ?? "?");
     tasksOf.set(r.run_id, tasks);
+    const eps = epsOf.get(r.run_id) ?? new Set<string>();
+    if (r.ep !== TORCH_EP) eps.add(r.ep); // PyTorch eager is every run's baseline, not what tells runs apart
+    epsOf.set(r.run_id, eps);
     if (!(r.timestamp <= (newest.get(r.run_id) ?? ""))) newest.set(r.run_id, r.timestamp);
   }
-  const latest = new Map<string, { run: string; tasks: string[] }>(); // by task set
+  const latest = new Map<string, { run: string; tasks: string[]; eps: string[] }>(); // by task set and EP set
   for (const [run, set] of tasksOf) {
     const tasks = [...set].sort(cmp);
-    const cur = latest.get(tasks.join(","));
-    if (!cur || newest.get(run)! > newest.get(cur.run)!) latest.set(tasks.join(","), { run, tasks });
+    const eps = [...epsOf.get(run)!].sort(cmp);
+    const key = `${tasks.join(",")}|${eps.join(",")}`;
+    const cur = latest.get(key);
+    if (!cur || newest.get(run)! > newest.get(cur.run)!) latest.set(key, { run, tasks, eps });
   }
   return [...latest.values()].sort(byFields((x) => newest.get(x.run)!)).reverse();
 }
@@ -103,11 +110,11 @@ export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly M
   if (runs.length === 0) return { body: "No speed-suite rows yet: run `pnpm bench --suite speed --model all`, then `pnpm report`.\n", charts: new Map() };
   if (runs.length === 1) return renderRun(runs[0]!.run, allRows, cards);
   const out = [
-    `${runs.length} runs, newest first: the latest run on each set of checkpoints (\`pnpm bench --suite speed --task <task>\`). ` +
+    `${runs.length} runs, newest first: the latest run on each set of checkpoints (\`pnpm bench --suite speed --task <task>\`) and execution providers (\`--ep\`). ` +
       "Each section is one run; its ratios divide rows of that run only.",
   ];
   const charts = new Map<string, string>();
-  for (const { run, tasks } of runs) {
+  for (const { run, tasks, eps } of runs) {
     const page = renderRun(run, allRows, cards);
     const prefix = `speed/${run.replace(/[^a-zA-Z0-9-]/g, "-")}-`;
     const body = page.body
@@ -115,7 +122,7 @@ export function renderSpeedPage(allRows: readonly ResultRow[], cards: readonly M
       .split("\n")
       .map((l) => (l.startsWith("#") ? `#${l}` : l))
       .join("\n");
-    out.push("", `## Checkpoints trained on ${tasks.join(", ")}: run \`${run}\``, "", body.trimEnd());
+    out.push("", `## Checkpoints trained on ${tasks.join(", ")}, on ${eps.join(", ") || TORCH_EP}: run \`${run}\``, "", body.trimEnd());
     for (const [rel, svg] of page.charts) charts.set(rel.replace("speed/", prefix), svg);
   }
   return { body: out.join("\n") + "\n", charts };

@@ -105,6 +105,15 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     expect(parseResultsCsv(readFileSync(join(out, "r.csv"), "utf8"), "r.csv")).toHaveLength(rows.length);
   });
 
+  it("writes batched prefill cells over --max-batch-tokens as na rows saying so, without running them; batch 1 and decode still run", async () => {
+    const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    const { rows } = await speedSuite({ ...options(tmp(), ["fake-wasm"], [provider]), lengths: [64, 128], batches: [1, 4], maxBatchTokens: 256 });
+    expect(seen.specs.map((s) => [s.kind, s.seqLen, s.batch])).toEqual([["prefill", 64, 1], ["prefill", 64, 4], ["prefill", 128, 1], ["decode", 64, 1]]);
+    const skipped = rows.filter((r) => r.status === "na" && r.metric === "prefill_tokens_per_s");
+    expect(skipped.map((r) => [r.seq_len, r.batch, r.value])).toEqual([[128, 4, null]]);
+    expect(skipped[0]!.note).toBe("not run: batch 4 x 128 = 512 tokens, over this run's --max-batch-tokens 256");
+  });
+
   it("writes peak RSS as an na row with the reason where the runtime could not measure it, and a failed cell as its status", async () => {
     const { provider } = fake((spec) => (spec.kind === "prefill" ? { status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_note: "not measured: no /proc", note: "" } : { status: "timeout", note: "over the cell budget" }));
     const { rows } = await speedSuite(options(tmp(), ["fake-wasm"], [provider]));

@@ -30,6 +30,8 @@ export interface SpeedSuiteOptions {
   contexts: number[];
   /** cells whose logits tensor alone would exceed this many bytes are not run (status na, with the size) */
   maxLogitsBytes: number;
+  /** batched (batch > 1) prefill cells of more tokens than this (batch x length) are not run (status na); default: no limit */
+  maxBatchTokens?: number;
   threads?: number;
   timing: TimingOptions;
   steps: number;
@@ -149,6 +151,11 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
           const logitsBytes = cell.batch * (cell.kind === "prefill" ? cell.seqLen : 1) * card.vocab * 4;
           if (logitsBytes > o.maxLogitsBytes) {
             emit({ ...k, metric: main, value: null, n: 0, status: "na", note: `not run: the logits alone would take ${gib(logitsBytes)} (batch ${cell.batch} x ${cell.seqLen} x vocab ${card.vocab} floats), over --max-logits-gb ${gib(o.maxLogitsBytes)}` });
+            continue;
+          }
+          const batchTokens = cell.batch * cell.seqLen;
+          if (cell.kind === "prefill" && cell.batch > 1 && o.maxBatchTokens !== undefined && batchTokens > o.maxBatchTokens) {
+            emit({ ...k, metric: main, value: null, n: 0, status: "na", note: `not run: batch ${cell.batch} x ${cell.seqLen} = ${batchTokens} tokens, over this run's --max-batch-tokens ${o.maxBatchTokens}` });
             continue;
           }
           const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, timing: o.timing, steps: o.steps, warmupSteps: o.warmupSteps, ...cell };
