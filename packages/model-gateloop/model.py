@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer.gatedscan import gla_complex_chunked
-from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state, head_norm
 
 FAMILY = "gateloop"
 VARIANT = "gateloop (complex scalar transition per head)"
@@ -84,9 +84,7 @@ class GateLoop(nn.Module):
 
     def _output(self, y, g):
         """y [B, T, H, d_v], g [B, T, d] -> W_o(GroupNorm_H(y) * SiLU(g))."""
-        mean = y.mean(-1, keepdim=True)
-        var = (y - mean).pow(2).mean(-1, keepdim=True)
-        y = ((y - mean) * torch.rsqrt(var + self.gn_eps)).flatten(-2) * self.gn_weight + self.gn_bias
+        y = head_norm(y, self.gn_eps).flatten(-2) * self.gn_weight + self.gn_bias
         return self.out_proj(y * F.silu(g))
 
     def forward(self, u):

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer.gatedscan import in_graph_scan
-from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
+from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state, head_norm
 from ssmbench_trainer.numerics import silu
 
 FAMILY = "retnet"
@@ -142,10 +142,7 @@ class MultiScaleRetention(nn.Module):
     def group_norm(self, o):
         """GroupNorm with one group per head: o [..., H, d_v] normalised over each head's d_v channels, then the
         per-channel affine. -> [..., H * d_v]."""
-        mean = o.mean(-1, keepdim=True)
-        var = (o - mean).pow(2).mean(-1, keepdim=True)
-        o = (o - mean) * torch.rsqrt(var + self.gn_eps)
-        return o.flatten(-2) * self.gn_weight + self.gn_bias
+        return head_norm(o, self.gn_eps).flatten(-2) * self.gn_weight + self.gn_bias
 
     def _output(self, u, o):
         """u [..., D], o [..., H, d_v] -> W_O(swish(W_G u) * GroupNorm(o))."""

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer.linattn import chunk_scan
-from ssmbench_trainer.lm import CausalLM, state
+from ssmbench_trainer.lm import CausalLM, state, head_norm
 
 FAMILY = "rwkv"
 VARIANT = "rwkv-6 (Finch)"
@@ -163,9 +163,7 @@ class TimeMix6(nn.Module):
 
     def _out(self, y, g):
         """y [..., H, N] (r . wkv per head) -> GroupNorm over each head, times the gate, W_o."""
-        mean = y.mean(-1, keepdim=True)
-        var = (y - mean).pow(2).mean(-1, keepdim=True)
-        y = ((y - mean) * torch.rsqrt(var + self.ln_x.eps)).flatten(-2) * self.ln_x.weight + self.ln_x.bias
+        y = head_norm(y, self.ln_x.eps).flatten(-2) * self.ln_x.weight + self.ln_x.bias
         return self.output(y * g)
 
     def state_spec(self, layer: int):

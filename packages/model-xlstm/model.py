@@ -64,7 +64,7 @@ from torch import nn
 from torch._higher_order_ops.scan import scan as time_scan
 
 from ssmbench_trainer.gatedscan import n_chunks, n_levels, previous_chunk, scan
-from ssmbench_trainer.lm import CausalLM, Stateless, state
+from ssmbench_trainer.lm import CausalLM, Stateless, state, head_norm
 
 FAMILY = "xlstm"
 VARIANT = "xlstm[1:0] (mLSTM blocks; sLSTM blocks optional)"
@@ -201,9 +201,7 @@ class MLSTMBlock(nn.Module):
 
     def _output(self, h, xc, z):
         """h~ [..., H, d] -> W_down((MultiHeadLayerNorm(h~) + skip * x_c) * SiLU(z))."""
-        mean = h.mean(-1, keepdim=True)
-        var = (h - mean).pow(2).mean(-1, keepdim=True)
-        h = ((h - mean) * torch.rsqrt(var + 1e-5)).flatten(-2) * self.norm_weight
+        h = head_norm(h, 1e-5).flatten(-2) * self.norm_weight
         return self.down((h + self.skip * xc) * F.silu(z))
 
     def forward(self, u):
@@ -269,9 +267,7 @@ class SLSTMLayer(nn.Module):
         return (h, c, n, m_new), h
 
     def _output(self, h):
-        mean = h.mean(-1, keepdim=True)
-        var = (h - mean).pow(2).mean(-1, keepdim=True)
-        return ((h - mean) * torch.rsqrt(var + 1e-5)).flatten(-2) * self.norm_weight
+        return head_norm(h, 1e-5).flatten(-2) * self.norm_weight
 
     def forward(self, u):
         B, T, _ = u.shape
