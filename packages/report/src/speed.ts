@@ -169,7 +169,14 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
       `Re-exported since this run: ${stale.map((m) => `\`${m}\``).join(", ")}. Its onnxruntime rows below were measured on the earlier ` +
         "export (the row's `checkpoint_sha256` is not the card's `prefill.onnx`); its card says what changed (e.g. `export.precision`).",
     );
-  out.push("", "## Targets", "", ...renderTargets(c, lengths, contexts, ortCpu, hasTorch));
+  out.push(
+    "",
+    "## Targets",
+    "",
+    ...(eps.includes("cpu")
+      ? renderTargets(c, lengths, contexts, ortCpu, hasTorch)
+      : ["The targets are stated for onnxruntime-node on this CPU: they are checked in the runs with the cpu EP, not in this one."]),
+  );
   out.push("", "## Published speed claims beside ours", "", ...renderClaims(c, lengths, contexts, ortCpu));
 
   // ---- prefill
