@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("contexts", { type: "string", desc: "--suite speed: decode contexts (default 1024,8192,65536)" })
             .option("torch", { type: "boolean", default: true, desc: "--suite speed: time PyTorch eager on the same weights too (--no-torch to skip)" })
             .option("max-logits-gb", { type: "number", desc: "--suite speed: skip cells whose logits alone exceed this (default 2)" })
+            .option("decode-threads", { type: "number", desc: "--suite speed: intra-op threads of decode steps, onnxruntime-node and PyTorch alike (default --threads)" })
             .option("max-batch-tokens", { type: "number", desc: "--suite speed: skip batched prefill cells of more tokens than this (batch x length; default no limit)" })
             .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
             }),
         (a) =>
           a.suite === "speed"
-            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"] }))
+            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"], decodeThreads: a["decode-threads"] }))
             : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], streamAbove: a["stream-above"] }),
       )
       .command(

@@ -14,6 +14,7 @@ export interface SpeedArgs {
   torch: boolean;
   maxLogitsGb?: number;
   maxBatchTokens?: number;
+  decodeThreads?: number;
   quick: boolean;
   out: string;
   modelsDir: string;
@@ -36,6 +37,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   const checkpoints = all.length === 1 ? all : widestPerFamily(onTask);
   if (!checkpoints.length) throw new UserError(`no checkpoint of "${a.model}" is trained on ${a.task ?? "mqar"}`, "choose --task, or name a checkpoint id");
   if (a.maxLogitsGb !== undefined && !(a.maxLogitsGb > 0)) throw new UserError(`--max-logits-gb ${a.maxLogitsGb}: must be a positive number`, "e.g. --max-logits-gb 2");
+  if (a.decodeThreads !== undefined && !(Number.isInteger(a.decodeThreads) && a.decodeThreads > 0)) throw new UserError(`--decode-threads ${a.decodeThreads}: must be a positive integer`, "e.g. --decode-threads 1");
   if (a.maxBatchTokens !== undefined && !(Number.isInteger(a.maxBatchTokens) && a.maxBatchTokens > 0)) throw new UserError(`--max-batch-tokens ${a.maxBatchTokens}: must be a positive integer`, "e.g. --max-batch-tokens 131072");
   if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
   const quick = a.quick;
@@ -53,6 +55,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     contexts: a.contexts ? parseList("contexts", a.contexts, "1024,8192,65536") : quick ? [1024] : speedDefaults.contexts,
     maxLogitsBytes: a.maxLogitsGb !== undefined ? a.maxLogitsGb * 2 ** 30 : speedDefaults.maxLogitsBytes,
     maxBatchTokens: a.maxBatchTokens,
+    decodeThreads: a.decodeThreads,
     threads: a.threads,
     timing: quick ? { warmup: 1, minSamples: 3, minTimeMs: 200, maxTimeMs: 5000, floorSamples: 2 } : speedDefaults.timing,
     steps: quick ? 32 : speedDefaults.steps,

@@ -12,10 +12,12 @@ export { MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
 
 export async function runCell(c: CellSpec): Promise<CellResult> {
   const { card } = loadCheckpoint(c.dir);
-  const driver = await openModel(c.dir, card, { ep: c.ep, threads: c.threads });
+  const stepThreads = c.kind === "decode" ? c.stepThreads : undefined;
+  const driver = await openModel(c.dir, card, { ep: c.ep, threads: c.threads, stepThreads });
   try {
     const t = await timeCell(driver, card.vocab, c);
-    const note = [`${c.threads} intra-op thread(s)`, t.note].filter(Boolean).join("; ");
+    const threads = stepThreads !== undefined && c.ep !== "wasm" ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for the steps` : `${c.threads} intra-op thread(s)`;
+    const note = [threads, t.note].filter(Boolean).join("; ");
     return { status: "ok", samples_ms: t.samplesMs, state_bytes: t.stateBytes, peak_rss_mb: peakRssMb(), note };
   } finally {
     await driver.release();

@@ -114,6 +114,12 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     expect(skipped[0]!.note).toBe("not run: batch 4 x 128 = 512 tokens, over this run's --max-batch-tokens 256");
   });
 
+  it("asks decode cells, and only them, for --decode-threads step threads", async () => {
+    const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite({ ...options(tmp(), ["fake-wasm"], [provider]), threads: 2, decodeThreads: 1 });
+    expect(seen.specs.map((s) => [s.kind, s.threads, s.stepThreads])).toEqual([["prefill", 2, undefined], ["decode", 2, 1]]);
+  });
+
   it("writes peak RSS as an na row with the reason where the runtime could not measure it, and a failed cell as its status", async () => {
     const { provider } = fake((spec) => (spec.kind === "prefill" ? { status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_note: "not measured: no /proc", note: "" } : { status: "timeout", note: "over the cell budget" }));
     const { rows } = await speedSuite(options(tmp(), ["fake-wasm"], [provider]));

@@ -33,6 +33,8 @@ export interface SpeedSuiteOptions {
   /** batched (batch > 1) prefill cells of more tokens than this (batch x length) are not run (status na); default: no limit */
   maxBatchTokens?: number;
   threads?: number;
+  /** decode cells: threads of the step (onnxruntime-node and PyTorch); default: `threads` */
+  decodeThreads?: number;
   timing: TimingOptions;
   steps: number;
   warmupSteps: number;
@@ -158,7 +160,8 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
             emit({ ...k, metric: main, value: null, n: 0, status: "na", note: `not run: batch ${cell.batch} x ${cell.seqLen} = ${batchTokens} tokens, over this run's --max-batch-tokens ${o.maxBatchTokens}` });
             continue;
           }
-          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, timing: o.timing, steps: o.steps, warmupSteps: o.warmupSteps, ...cell };
+          const stepThreads = cell.kind === "decode" ? o.decodeThreads : undefined;
+          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing: o.timing, steps: o.steps, warmupSteps: o.warmupSteps, ...cell };
           const started = performance.now();
           const r = await rt.run(spec, o.cellTimeoutMs);
           const where = `${card.id} ${rt.runtime} ${rt.ep} ${cell.kind} len ${cell.seqLen} batch ${cell.batch}`;
@@ -204,7 +207,7 @@ function runNodeCell(root: string, spec: CellSpec, timeoutMs: number): Promise<C
 
 function runTorchCell(root: string, spec: CellSpec, timeoutMs: number): Promise<CellResult> {
   const t = spec.timing;
-  const args = ["-m", "ssmbench_trainer.speed", "--checkpoint", spec.dir, "--kind", spec.kind, "--seq-len", String(spec.seqLen), "--batch", String(spec.batch), "--threads", String(spec.threads)];
+  const args = ["-m", "ssmbench_trainer.speed", "--checkpoint", spec.dir, "--kind", spec.kind, "--seq-len", String(spec.seqLen), "--batch", String(spec.batch), "--threads", String(spec.threads), ...(spec.stepThreads !== undefined ? ["--step-threads", String(spec.stepThreads)] : [])];
   args.push("--warmup", String(t.warmup), "--min-samples", String(t.minSamples), "--min-time-ms", String(t.minTimeMs), "--max-time-ms", String(t.maxTimeMs), "--floor", String(t.floorSamples ?? 1));
   args.push("--steps", String(spec.steps), "--min-steps", String(Math.min(MIN_STEPS, spec.steps)), "--warmup-steps", String(spec.warmupSteps));
   return runChild(process.execPath, [join(root, "scripts", "py.mjs"), ...args], join(root, "packages", "trainer"), timeoutMs);

@@ -15,6 +15,8 @@ export interface CellSpec {
   seqLen: number;
   batch: number;
   threads: number;
+  /** decode cells: intra-op threads of the step (onnxruntime-node's step session, PyTorch after the context); default `threads` */
+  stepThreads?: number;
   timing: TimingOptions;
   steps: number;
   warmupSteps: number;

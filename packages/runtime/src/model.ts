@@ -7,13 +7,20 @@ import type { LoadOptions } from "./types.ts";
 export interface OpenOptions extends LoadOptions, DriverOptions {
   /** Execution provider: cpu, wasm, cuda or webgpu. */
   ep: string;
+  /**
+   * Intra-op threads of the step session on onnxruntime-node (default: `threads`). A decode step's ops are too
+   * small to split, so one thread avoids the pool's hand-offs; onnxruntime-web's pool is one per process, so it
+   * is not set there.
+   */
+  stepThreads?: number;
 }
 
 /** Loads `<dir>/prefill.onnx` and `<dir>/step.onnx` on an EP and wraps them in a RecurrentDriver. */
 export async function openModel(dir: string, spec: ModelSpec, opts: OpenOptions): Promise<RecurrentDriver> {
   const backend = await getBackend(opts.ep);
   const prefill = await backend.load(path.join(dir, "prefill.onnx"), opts);
-  const step = await backend.load(path.join(dir, "step.onnx"), opts).catch(async (err: unknown) => {
+  const stepOpts = opts.stepThreads !== undefined && backend.runtime === "onnxruntime-node" ? { ...opts, threads: opts.stepThreads } : opts;
+  const step = await backend.load(path.join(dir, "step.onnx"), stepOpts).catch(async (err: unknown) => {
     await prefill.release();
     throw err;
   });

@@ -79,6 +79,9 @@ def run_cell(args) -> dict:
                 raise
             state = synthetic_state(model, 1, context)
             note += f"; the {context}-token prefill ran out of memory, so the context is a N(0,1) state of its shape"
+        if args.step_threads is not None:
+            torch.set_num_threads(args.step_threads)
+            note = note.replace(f"{args.threads} thread(s)", f"{args.threads} thread(s) for the context's prefill, {args.step_threads} for the steps")
         pos = context
         for _ in range(args.warmup_steps):
             state = list(model(ids[:, pos : pos + 1], *state)[1:])
@@ -110,6 +113,7 @@ def main(argv=None):
     ap.add_argument("--seq-len", type=int, required=True, help="prefill length, or decode context")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--step-threads", type=int, default=None, help="decode: threads while stepping (default --threads)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--min-samples", type=int, default=5)
     ap.add_argument("--min-time-ms", type=float, default=2000)
