@@ -7,7 +7,7 @@ import { UserError } from "@ssmbench/core";
 import { parseResultsCsv } from "@ssmbench/report";
 import { discoverCheckpoints, loadCheckpoint } from "./discover.ts";
 import type { CellResult, CellSpec } from "./speed.ts";
-import { TORCH_EP, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
+import { TORCH_EP, crashedCell, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
 import { root, ssmbench, tmp } from "./test-cli.ts";
 
 const rowsOf = (dir: string, run: string) => parseResultsCsv(readFileSync(join(dir, `${run}.csv`), "utf8"), `${run}.csv`);
@@ -66,6 +66,14 @@ describe("bench --suite speed", () => {
     }
     // the five families trained at two widths are timed at the wider one
     expect(chosen.filter((c) => width(c) === 128).map((c) => c.card.family).sort()).toEqual(["hyena", "mamba", "retnet", "rwkv", "transformer"]);
+  });
+});
+
+describe("a cell process that dies without a result", () => {
+  it("is an oom row when killed by SIGKILL, whether the signal or its wrapper's exit code 137 reports it", () => {
+    expect(crashedCell(null, "SIGKILL", "loading\n")).toEqual({ status: "oom", note: "killed by SIGKILL (the kernel's out-of-memory killer): loading" });
+    expect(crashedCell(137, null, "")).toMatchObject({ status: "oom" });
+    expect(crashedCell(1, null, "boom\nTypeError: x is undefined\n")).toEqual({ status: "error", note: "exited with code 1: TypeError: x is undefined" });
   });
 });
 

@@ -233,9 +233,19 @@ function runChild(cmd: string, args: string[], cwd: string, timeoutMs: number): 
       try {
         return resolve(JSON.parse(last) as CellResult);
       } catch {
-        const why = signal === "SIGKILL" ? "killed by SIGKILL (the kernel's out-of-memory killer)" : `exited with ${signal ?? `code ${code}`}`;
-        resolve({ status: signal === "SIGKILL" ? "oom" : "error", note: `${why}: ${stderr.trim().split("\n").pop() ?? ""}`.slice(0, 300) });
+        resolve(crashedCell(code, signal, stderr));
       }
     });
   });
+}
+
+/**
+ * The row of a cell process that died without printing its result: a SIGKILL it did not ask for is the kernel's
+ * out-of-memory killer (an oom row); it shows as the signal, or as exit code 128 + 9 when it reaches the cell
+ * through its tsx or shell wrapper. Anything else is an error row with the last line the cell wrote to stderr.
+ */
+export function crashedCell(code: number | null, signal: NodeJS.Signals | null, stderr: string): CellResult {
+  const killed = signal === "SIGKILL" || code === 137;
+  const why = killed ? "killed by SIGKILL (the kernel's out-of-memory killer)" : `exited with ${signal ?? `code ${code}`}`;
+  return { status: killed ? "oom" : "error", note: `${why}: ${stderr.trim().split("\n").pop() ?? ""}`.slice(0, 300) };
 }
