@@ -85,6 +85,10 @@ describe("docs/speed.md with runs on other execution providers", () => {
     const browser = body.slice(body.indexOf("run `browser`"), body.indexOf("run `new`"));
     expect(browser).toContain("they are checked in the runs with the cpu EP, not in this one");
     expect(browser).not.toContain("| target |");
+    // one decode context in a run: no growth column (it would divide a latency by itself)
+    const oneContext = renderSpeedPage(suite("short").filter((r) => r.split !== "decode" || r.seq_len === 1024), cards).body;
+    expect(oneContext).toContain("| model | runtime | @1,024 |\n");
+    expect(oneContext).not.toContain("growth");
   });
 });
 

@@ -212,7 +212,8 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
 
   // ---- decode
   out.push("", "## Decode", "", "![decode latency against context, log-log](speed/decode.svg)", "");
-  out.push(`ms per token through the step graph after a context of the given length, median (p90). Last column: latency at ${grouped(contexts[contexts.length - 1] ?? 0)} over latency at ${grouped(contexts[0] ?? 0)}.`, "");
+  const growth = contexts.length > 1; // latency at the longest context over the shortest: nothing to say with one
+  out.push(`ms per token through the step graph after a context of the given length, median (p90).${growth ? ` Last column: latency at ${grouped(contexts[contexts.length - 1]!)} over latency at ${grouped(contexts[0]!)}.` : ""}`, "");
   const decodeRows = models.flatMap((m) =>
     eps.map((ep) => {
       const cells = contexts.map((C) => {
@@ -223,10 +224,11 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
       });
       const a = decodeMs(c, m, ep, contexts[0]!);
       const b = decodeMs(c, m, ep, contexts[contexts.length - 1]!);
-      return [m, epLabel(ep, rows), ...cells, a && b ? x(b / a) : "—"];
+      return [m, epLabel(ep, rows), ...cells, ...(growth ? [a && b ? x(b / a) : "—"] : [])];
     }),
   );
-  out.push(table(["model", "runtime", ...contexts.map((C) => `@${grouped(C)}`), "growth"], decodeRows, ["l", "l", ...contexts.map(() => "r" as const), "r"]));
+  const growthColumn = growth ? ["growth"] : [];
+  out.push(table(["model", "runtime", ...contexts.map((C) => `@${grouped(C)}`), ...growthColumn], decodeRows, ["l", "l", ...contexts.map(() => "r" as const), ...(growth ? (["r"] as const) : [])]));
   const synthetic = rows.filter((r) => r.metric === "decode_ms_per_token" && r.note.includes("N(0,1) state"));
   if (synthetic.length)
     out.push("", `Where the prefill that builds a context ran out of memory (${synthetic.map((r) => `${r.model} ${r.ep} @${grouped(r.seq_len)}`).join(", ")}), the step was timed from a state of the same shapes filled with N(0, 1) values: step time depends on the shapes, not the values.`);
@@ -338,7 +340,7 @@ function renderTargets(c: Ctx, lengths: number[], contexts: number[], ortCpu: st
       body.push([isSsm ? "prefill scaling exponent in 0.9 .. 1.15 (4K up)" : "prefill scaling exponent (attention, for comparison)", m, e === undefined ? "—" : e.toFixed(2), isSsm ? verdict(e === undefined ? undefined : e >= 0.9 && e <= 1.15, e === undefined ? "" : e > 1.15 ? `by ${(e - 1.15).toFixed(2)}` : `by ${(0.9 - e).toFixed(2)}`) : "reference"]);
     }
     const [first, last] = [contexts[0]!, contexts[contexts.length - 1]!];
-    for (const m of c.models) {
+    for (const m of contexts.length > 1 ? c.models : []) {
       const a = decodeMs(c, m, ortCpu, first);
       const b = decodeMs(c, m, ortCpu, last);
       const g = a && b ? b / a : undefined;
