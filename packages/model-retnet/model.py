@@ -78,6 +78,13 @@ def rotate(x, cos, sin):
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+def decay_rotate(S, a, b, dim: int):
+    """(a, b) = gamma^s (cos, sin)(s theta) applied to the state's d_k axis `dim` (split in halves S1, S2):
+    gamma^s R(-s theta) S = (a S1 + b S2, a S2 - b S1), the cross-chunk factor of the scans over chunks."""
+    p1, p2 = S.chunk(2, dim=dim)
+    return torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=dim)
+
+
 class MultiScaleRetention(nn.Module):
     """MSR sub-layer (Section 2.2). State: the rotating-frame retention state S~ [B, H, d_k, d_v]."""
 
@@ -220,9 +227,8 @@ class MultiScaleRetention(nn.Module):
             src = idx - (1 << lvl)
             valid = (src >= 0).view(1, 1, -1, 1, 1)
             prev = e.index_select(2, src.clamp(min=0))
-            p1, p2 = prev.chunk(2, dim=3)
             a, b = self.scan_cos[lvl].to(U.dtype), self.scan_sin[lvl].to(U.dtype)                             # [H, 1, dk/2, 1]
-            rot = torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=3)                  # gamma^(L 2^k) R(-L 2^k theta)
+            rot = decay_rotate(prev, a, b, dim=3)                                       # gamma^(L 2^k) R(-L 2^k theta)
             e = e + torch.where(valid, rot, torch.zeros((), dtype=U.dtype))
         return e
 
@@ -235,8 +241,7 @@ class MultiScaleRetention(nn.Module):
         b = self.scan_sin[0].to(U.dtype).view(H, half, 1)
 
         def step(S, sl):
-            p1, p2 = S[0].chunk(2, dim=2)                                                # S~ [B, H, dk, dv]
-            return (torch.cat([p1 * a + p2 * b, p2 * a - p1 * b], dim=2) + sl[0],)
+            return (decay_rotate(S[0], a, b, dim=2) + sl[0],)                           # S~ [B, H, dk, dv]
 
         return in_graph_scan(step, (torch.zeros_like(U[:, :, 0]),), (U,), 2)[0]
 
