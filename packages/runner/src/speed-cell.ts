@@ -16,7 +16,9 @@ export async function runCell(c: CellSpec): Promise<CellResult> {
   const driver = await openModel(c.dir, card, { ep: c.ep, threads: c.threads, stepThreads });
   try {
     const t = await timeCell(driver, card.vocab, c);
-    const threads = stepThreads !== undefined && c.ep !== "wasm" ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for the steps` : `${c.threads} intra-op thread(s)`;
+    // openModel gives the step session its own threads on onnxruntime-node only (onnxruntime-web has one pool).
+    const split = stepThreads !== undefined && driver.stepSession.runtime === "onnxruntime-node";
+    const threads = split ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for the steps` : `${c.threads} intra-op thread(s)`;
     const note = [threads, t.note].filter(Boolean).join("; ");
     return { status: "ok", samples_ms: t.samplesMs, state_bytes: t.stateBytes, peak_rss_mb: peakRssMb(), note };
   } finally {

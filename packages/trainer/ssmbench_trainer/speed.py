@@ -62,7 +62,10 @@ def run_cell(args) -> dict:
     vocab = card["vocab"]
     timing = dict(warmup=args.warmup, min_samples=args.min_samples, min_time_ms=args.min_time_ms,
                   max_time_ms=args.max_time_ms, floor=args.floor)
-    note = f"torch {torch.__version__} eager, {args.threads} thread(s), inference_mode"
+    threads = f"{args.threads} thread(s)"
+    if args.kind == "decode" and args.step_threads is not None:
+        threads += f" for the context's prefill, {args.step_threads} for the steps"
+    note = f"torch {torch.__version__} eager, {threads}, inference_mode"
     if args.kind == "prefill":
         ids = random_ids(args.batch * args.seq_len, vocab, args.seq_len).view(args.batch, args.seq_len)
         out = model(ids)
@@ -81,7 +84,6 @@ def run_cell(args) -> dict:
             note += f"; the {context}-token prefill ran out of memory, so the context is a N(0,1) state of its shape"
         if args.step_threads is not None:
             torch.set_num_threads(args.step_threads)
-            note = note.replace(f"{args.threads} thread(s)", f"{args.threads} thread(s) for the context's prefill, {args.step_threads} for the steps")
         pos = context
         for _ in range(args.warmup_steps):
             state = list(model(ids[:, pos : pos + 1], *state)[1:])
