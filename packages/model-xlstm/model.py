@@ -33,10 +33,10 @@ the state carried in from the previous chunk as one more term:
     h~_j  = num_j / (max(|den_j|, e^(-m_j)) + 1e-6)
 
 Across chunks: m at chunk ends is a (max, +) recurrence m_c = max(B_c + m_{c-1}, M_c) (B_c the chunk's total
-log f, M_c its own max_s D[Q-1, s]) solved by a doubling scan; then C'_c = g_c C'_{c-1} + U_c with
+log f, M_c its own max_s D[Q-1, s]) solved by `maxplus_scan`; then C'_c = g_c C'_{c-1} + U_c with
 g_c = e^(B_c + m_{c-1} - m_c) <= 1 and U_c = sum_s e^(D[Q-1, s] - m_c) k_s v_s^T (every exponent <= 0), by the
-shared doubling scan (ssmbench_trainer.gatedscan.scan); the same for n'. Both scans run a fixed number of levels
-when exported (chunk * 2^scan_levels tokens). Every exponent is <= 0, so the chunked form needs no floor and equals
+shared scan (ssmbench_trainer.gatedscan.scan); the same for n'. Eager runs both by doubling (ceil(log2 chunks)
+levels); exported graphs run each as one ONNX Scan loop over the symbolic chunk count. Every exponent is <= 0, so the chunked form needs no floor and equals
 the recurrence up to round-off (the tests check 1e-5). One float32 caveat: where m follows the forget gates alone
 for thousands of tokens (input gates far below the accumulated log f) m grows large and the two forms round its
 sums differently (~1e-7 |m| relative); with input gates of order 1, m stays of order 1.
@@ -63,7 +63,7 @@ from torch import nn
 
 from torch._higher_order_ops.scan import scan as time_scan
 
-from ssmbench_trainer.gatedscan import n_chunks, n_levels, previous_chunk, scan
+from ssmbench_trainer.gatedscan import in_graph_scan, n_chunks, n_levels, previous_chunk, scan
 from ssmbench_trainer.lm import CausalLM, Stateless, state, head_norm
 
 FAMILY = "xlstm"
@@ -86,8 +86,12 @@ EPS = 1e-6
 
 def maxplus_scan(B, M, dim: int, levels: int):
     """Inclusive scan of m_c = max(B_c + m_{c-1}, M_c) from m_{-1} = 0 along `dim`: returns max(sum_{c'<=c} B, M_incl)
-    where (B, M) are combined pairwise as (B1 + B2, max(M1 + B2, M2)) by Hillis-Steele doubling."""
+    where (B, M) are combined pairwise as (B1 + B2, max(M1 + B2, M2)) by Hillis-Steele doubling in eager mode.
+    Under export the chunk count is symbolic, and the recurrence runs as one ONNX Scan (gatedscan.in_graph_scan):
+    the doubling would run the fixed `levels` passes whatever the length (the last such scan in the exported graphs)."""
     n = B.shape[dim]
+    if not isinstance(n, int):
+        return maxplus_sequential(B, M, dim)
     idx = torch.arange(n, device=B.device)
     view = [1] * B.dim()
     view[dim] = -1
@@ -98,6 +102,15 @@ def maxplus_scan(B, M, dim: int, levels: int):
         M = torch.where(valid, torch.maximum(Mp + B, M), M)
         B = torch.where(valid, Bp + B, B)
     return torch.maximum(B, M)
+
+
+def maxplus_sequential(B, M, dim: int):
+    """maxplus_scan as one in-graph loop over `dim`, m_c = max(B_c + m_{c-1}, M_c); the carry starts at m_{-1} = 0."""
+    def step(m, sl):
+        b, mm = sl
+        return (torch.maximum(m[0] + b, mm),)
+
+    return in_graph_scan(step, (torch.zeros_like(B.select(dim, 0)),), (B, M), dim)[0]
 
 
 def mlstm_chunked(q, k, v, ig, lf, chunk: int, levels: int = 16, eps: float = EPS):

@@ -119,6 +119,22 @@ def test_slstm_cell_equals_unstabilised_recurrence():
     close(out, lay._output(torch.stack(hs, 1)), 1e-10)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 33])
+def test_maxplus_in_graph_loop_equals_doubling(n):
+    """The exported form of the chunk-end stabiliser scan (one Scan loop) against the eager doubling and against
+    the recurrence m_c = max(B_c + m_{c-1}, M_c) written out, with negative B (log forget gates) and mixed M."""
+    g = torch.Generator().manual_seed(n)
+    B = -torch.rand(2, 3, n, generator=g) * 4
+    M = torch.randn(2, 3, n, generator=g) * 3
+    m, ref = torch.zeros(2, 3), []
+    for c in range(n):
+        m = torch.maximum(B[..., c] + m, M[..., c])
+        ref.append(m)
+    ref = torch.stack(ref, 2)
+    assert torch.allclose(xlstm.maxplus_scan(B, M, 2, 16), ref, atol=1e-6)
+    assert torch.allclose(xlstm.maxplus_sequential(B, M, 2), ref, atol=1e-6)
+
+
 @torch.no_grad()
 def test_onnx_prefill_dynamic_length(tmp_path):
     """Prefill (an mLSTM layer, then an sLSTM layer: a Scan node) exported at T = 40 runs at T = 37 and 300 on
