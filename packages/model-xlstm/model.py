@@ -173,8 +173,12 @@ class BlockDiagonal(nn.Module):
         self.weight = nn.Parameter(torch.randn(dim // bs, bs, bs) * (2 / (5 * dim)) ** 0.5)   # small_init
 
     def forward(self, x):
-        lead = x.shape[:-1]
-        return (x.reshape(*lead, -1, 1, self.bs) @ self.weight).reshape(*lead, -1)
+        # As one dense matmul with the block-diagonal matrix spelt out (zeros off the blocks): the same sums, but
+        # one GEMM instead of T * n_blocks batched 1 x bs x bs products (70% of an exported 16K prefill's time).
+        G, bs = self.weight.shape[0], self.bs
+        eye = torch.eye(G, dtype=x.dtype, device=x.device)
+        dense = (self.weight.unsqueeze(2) * eye.view(G, 1, G, 1)).reshape(G * bs, G * bs)   # [g i, h j]
+        return x @ dense
 
 
 class MLSTMBlock(nn.Module):

@@ -146,3 +146,12 @@ def test_onnx_prefill_dynamic_length(tmp_path):
     cfg = {"d_model": 16, "n_layers": 2, "n_heads": 2, "chunk": 8, "scan_levels": 6, "slstm_at": "1"}
     m = seeded_model(xlstm.Model, cfg, 20, seed=4, prepare=gates_and_recurrence)
     check_onnx_export(m, 20, tmp_path, batch=3, step=False, logits_rtol=1e-5)
+
+
+def test_block_diagonal_is_the_blockwise_product():
+    """The dense form of the block-diagonal q/k/v projection equals the product block by block."""
+    torch.manual_seed(0)
+    proj = xlstm.BlockDiagonal(12, 4)
+    x = torch.randn(2, 5, 12)
+    blocks = [x[..., 4 * g: 4 * g + 4] @ proj.weight[g] for g in range(3)]
+    assert torch.allclose(proj(x), torch.cat(blocks, -1), atol=1e-6)
