@@ -35,8 +35,9 @@ the state carried in from the previous chunk as one more term:
 Across chunks: m at chunk ends is a (max, +) recurrence m_c = max(B_c + m_{c-1}, M_c) (B_c the chunk's total
 log f, M_c its own max_s D[Q-1, s]) solved by `maxplus_scan`; then C'_c = g_c C'_{c-1} + U_c with
 g_c = e^(B_c + m_{c-1} - m_c) <= 1 and U_c = sum_s e^(D[Q-1, s] - m_c) k_s v_s^T (every exponent <= 0), by the
-shared scan (ssmbench_trainer.gatedscan.scan); the same for n'. Eager runs both by doubling (ceil(log2 chunks)
-levels); exported graphs run each as one ONNX Scan loop over the symbolic chunk count. Every exponent is <= 0, so the chunked form needs no floor and equals
+shared scan (ssmbench_trainer.gatedscan.scan); the same for n'. Eager runs these by doubling (ceil(log2 chunks)
+levels); the exported graph runs all three as one ONNX Scan loop over the symbolic chunk count
+(_chunk_ends_in_graph). Every exponent is <= 0, so the chunked form needs no floor and equals
 the recurrence up to round-off (the tests check 1e-5). One float32 caveat: where m follows the forget gates alone
 for thousands of tokens (input gates far below the accumulated log f) m grows large and the two forms round its
 sums differently (~1e-7 |m| relative); with input gates of order 1, m stays of order 1.
@@ -86,12 +87,9 @@ EPS = 1e-6
 
 def maxplus_scan(B, M, dim: int, levels: int):
     """Inclusive scan of m_c = max(B_c + m_{c-1}, M_c) from m_{-1} = 0 along `dim`: returns max(sum_{c'<=c} B, M_incl)
-    where (B, M) are combined pairwise as (B1 + B2, max(M1 + B2, M2)) by Hillis-Steele doubling in eager mode.
-    Under export the chunk count is symbolic, and the recurrence runs as one ONNX Scan (gatedscan.in_graph_scan):
-    the doubling would run the fixed `levels` passes whatever the length (the last such scan in the exported graphs)."""
+    where (B, M) are combined pairwise as (B1 + B2, max(M1 + B2, M2)) by Hillis-Steele doubling (eager only: the
+    exported graph runs the recurrence in _chunk_ends_in_graph's loop)."""
     n = B.shape[dim]
-    if not isinstance(n, int):
-        return maxplus_sequential(B, M, dim)
     idx = torch.arange(n, device=B.device)
     view = [1] * B.dim()
     view[dim] = -1
@@ -102,15 +100,6 @@ def maxplus_scan(B, M, dim: int, levels: int):
         M = torch.where(valid, torch.maximum(Mp + B, M), M)
         B = torch.where(valid, Bp + B, B)
     return torch.maximum(B, M)
-
-
-def maxplus_sequential(B, M, dim: int):
-    """maxplus_scan as one in-graph loop over `dim`, m_c = max(B_c + m_{c-1}, M_c); the carry starts at m_{-1} = 0."""
-    def step(m, sl):
-        b, mm = sl
-        return (torch.maximum(m[0] + b, mm),)
-
-    return in_graph_scan(step, (torch.zeros_like(B.select(dim, 0)),), (B, M), dim)[0]
 
 
 def mlstm_chunked(q, k, v, ig, lf, chunk: int, levels: int = 16, eps: float = EPS):
@@ -130,14 +119,8 @@ def mlstm_chunked(q, k, v, ig, lf, chunk: int, levels: int = 16, eps: float = EP
     D = torch.where(causal, b.unsqueeze(-1) - b.unsqueeze(-2) + igc.unsqueeze(-2), neg_inf)   # [B, H, n, Q, Q]
     # Chunk ends: m_c by the (max, +) scan, then C', n' by the linear scan.
     Bc, Mc = b[..., -1], D[..., -1, :].amax(-1)                                   # [B, H, n]
-    m_end = maxplus_scan(Bc, Mc, 2, levels)
-    m_in = previous_chunk(m_end, 2)                                               # m entering each chunk (0 first)
-    w_end = torch.exp(D[..., -1, :] - m_end.unsqueeze(-1)).unsqueeze(-1)          # [B, H, n, Q, 1]
-    U = (kc * w_end).transpose(-1, -2) @ vc                                       # [B, H, n, d, d]
-    u_n = (kc * w_end).sum(-2)                                                    # [B, H, n, d]
-    g = torch.exp(Bc + m_in - m_end)
-    C_end = scan((g.view(Bsz, H, n, 1, 1), None), (U, None), 2, levels)[0]
-    n_end = scan((g.view(Bsz, H, n, 1), None), (u_n, None), 2, levels)[0]
+    ends = _chunk_ends_doubling if isinstance(n, int) else _chunk_ends_in_graph
+    m_end, m_in, C_end, n_end = ends(kc, vc, D[..., -1, :], Bc, Mc, levels)
     C_in, n_in = previous_chunk(C_end, 2), previous_chunk(n_end, 2)
     # Within each chunk.
     m = torch.maximum(b + m_in.unsqueeze(-1), D.amax(-1))                         # [B, H, n, Q]
@@ -149,6 +132,43 @@ def mlstm_chunked(q, k, v, ig, lf, chunk: int, levels: int = 16, eps: float = EP
     h = num / (torch.maximum(den.abs(), torch.exp(-m).unsqueeze(-1)) + eps)
     h = h.reshape(Bsz, H, n * Q, d).index_select(2, torch.arange(T, device=q.device) + pad)
     return h, (C_end[:, :, -1], n_end[:, :, -1], m_end[:, :, -1])
+
+
+def _chunk_ends_doubling(kc, vc, D_end, Bc, Mc, levels: int):
+    """The chunk-end states of mlstm_chunked by doubling scans (eager): kc, vc [B, H, n, Q, d]; D_end = D[..., Q-1, :]
+    [B, H, n, Q]; Bc, Mc [B, H, n]. Returns m at chunk ends, m entering each chunk, C' and n' at chunk ends."""
+    m_end = maxplus_scan(Bc, Mc, 2, levels)
+    m_in = previous_chunk(m_end, 2)                                               # m entering each chunk (0 first)
+    w_end = torch.exp(D_end - m_end.unsqueeze(-1)).unsqueeze(-1)                  # [B, H, n, Q, 1]
+    U = (kc * w_end).transpose(-1, -2) @ vc                                       # [B, H, n, d, d]
+    u_n = (kc * w_end).sum(-2)                                                    # [B, H, n, d]
+    g = torch.exp(Bc + m_in - m_end).unsqueeze(-1)
+    C_end = scan((g.unsqueeze(-1), None), (U, None), 2, levels)[0]
+    n_end = scan((g, None), (u_n, None), 2, levels)[0]
+    return m_end, m_in, C_end, n_end
+
+
+def _chunk_ends_in_graph(kc, vc, D_end, Bc, Mc, levels: int = 0):
+    """The chunk-end states of mlstm_chunked as ONE in-graph loop over the (symbolic) chunks, for export: the three
+    doubling scans of the eager form would each be a separate ONNX Scan. Each chunk's contribution is first formed
+    against its own max, U'_c = sum_s e^(D[Q-1, s] - M_c) k_s v_s^T; the loop then runs the stabilised recurrence
+    at chunk level: m_c = max(B_c + m_{c-1}, M_c), C'_c = e^(B_c + m_{c-1} - m_c) C'_{c-1} + e^(M_c - m_c) U'_c
+    (and n' alike). Every exponent is <= 0. Returns m_end, m_in, C_end, n_end as the eager branch does."""
+    w = torch.exp(D_end - Mc.unsqueeze(-1)).unsqueeze(-1)                          # [B, H, n, Q, 1]
+    U = (kc * w).transpose(-1, -2) @ vc                                           # [B, H, n, d, d]
+    u_n = (kc * w).sum(-2)                                                        # [B, H, n, d]
+
+    def step(carry, sl):
+        m, C, nn_ = carry
+        b_c, M_c, U_c, u_c = sl
+        m_new = torch.maximum(b_c + m, M_c)
+        a, w_c = torch.exp(b_c + m - m_new), torch.exp(M_c - m_new)
+        C = a[..., None, None] * C + w_c[..., None, None] * U_c
+        return m_new, C, a[..., None] * nn_ + w_c[..., None] * u_c
+
+    init = (torch.zeros_like(Bc[:, :, 0]), torch.zeros_like(U[:, :, 0]), torch.zeros_like(u_n[:, :, 0]))
+    m_end, C_end, n_end = in_graph_scan(step, init, (Bc, Mc, U, u_n), 2)
+    return m_end, previous_chunk(m_end, 2), C_end, n_end
 
 
 def mlstm_step(q, k, v, ig, lf, C, nrm, m, eps: float = EPS):
