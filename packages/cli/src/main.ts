@@ -40,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("torch", { type: "boolean", default: true, desc: "--suite speed: time PyTorch eager on the same weights too (--no-torch to skip)" })
             .option("max-logits-gb", { type: "number", desc: "--suite speed: skip cells whose logits alone exceed this (default 2)" })
             .option("decode-threads", { type: "number", desc: "--suite speed: intra-op threads of decode steps, onnxruntime-node and PyTorch alike (default --threads)" })
+            .option("redo", { type: "string", desc: "--suite speed with --resume: checkpoint ids measured again from scratch, their earlier rows in the run replaced (after a re-export or a model.py change)" })
             .option("max-batch-tokens", { type: "number", desc: "--suite speed: skip batched prefill cells of more tokens than this (batch x length; default no limit)" })
             .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {

@@ -20,6 +20,8 @@ export interface SpeedArgs {
   modelsDir: string;
   runId?: string;
   resume?: string;
+  /** --redo a,b: with --resume, checkpoints measured again from scratch. */
+  redo?: string;
   threads?: number;
   cellTimeout?: number;
 }
@@ -40,6 +42,10 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   if (a.decodeThreads !== undefined && !(Number.isInteger(a.decodeThreads) && a.decodeThreads > 0)) throw new UserError(`--decode-threads ${a.decodeThreads}: must be a positive integer`, "e.g. --decode-threads 1");
   if (a.maxBatchTokens !== undefined && !(Number.isInteger(a.maxBatchTokens) && a.maxBatchTokens > 0)) throw new UserError(`--max-batch-tokens ${a.maxBatchTokens}: must be a positive integer`, "e.g. --max-batch-tokens 131072");
   if (a.cellTimeout !== undefined && !(a.cellTimeout > 0)) throw new UserError(`--cell-timeout ${a.cellTimeout}: must be a positive number of seconds`, "e.g. --cell-timeout 600");
+  const redo = a.redo?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (redo?.length && a.resume === undefined) throw new UserError("--redo re-measures checkpoints inside an earlier run", "add --resume <run-id> (the run to correct)");
+  const unknownRedo = redo?.filter((id) => !checkpoints.some((c) => c.card.id === id)) ?? [];
+  if (unknownRedo.length) throw new UserError(`--redo ${unknownRedo.join(", ")}: not among this run's checkpoints (${checkpoints.map((c) => c.card.id).join(", ")})`, "name checkpoint ids that --model selects");
   const quick = a.quick;
   const started = performance.now();
   const runId = a.runId ?? (a.resume || newRunId());
@@ -64,6 +70,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     outDir: resolve(root, a.out),
     runId,
     resume: a.resume !== undefined,
+    redo,
     runtimes: [chromiumSpeedRuntimes()],
   });
   console.log(formatTable(rows));

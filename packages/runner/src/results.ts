@@ -64,6 +64,14 @@ export class ResultFile {
     return this.rows.some((r) => r.status === "ok" && rowKey(r) === key);
   }
 
+  /** Removes the rows that `drop` selects (a checkpoint measured again: its old rows must not stand beside the new). */
+  forget(drop: (r: ResultRow) => boolean): number {
+    const before = this.rows.length;
+    this.rows = this.rows.filter((r) => !drop(r));
+    if (this.rows.length !== before) this.write();
+    return before - this.rows.length;
+  }
+
   get all(): readonly ResultRow[] {
     return this.rows;
   }
@@ -72,6 +80,10 @@ export class ResultFile {
     const checked = ResultRow.parse(row);
     this.rows = this.rows.filter((r) => rowKey(r) !== rowKey(checked) || r.status === "ok");
     this.rows.push(checked);
+    this.write();
+  }
+
+  private write(): void {
     const tmp = `${this.path}.tmp-${process.pid}`;
     writeFileSync(tmp, formatResultsCsv(this.rows));
     renameSync(tmp, this.path);

@@ -1,10 +1,10 @@
 // `pnpm bench --suite speed` end to end on committed checkpoints, with short lengths: the rows it writes, the cells it
 // refuses to run and why, the PyTorch eager baseline on the same weights, and the errors before any row.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserError } from "@ssmbench/core";
-import { parseResultsCsv } from "@ssmbench/report";
+import { formatResultsCsv, parseResultsCsv } from "@ssmbench/report";
 import { discoverCheckpoints, loadCheckpoint } from "./discover.ts";
 import type { CellResult, CellSpec } from "./speed.ts";
 import { TORCH_EP, crashedCell, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
@@ -64,6 +64,8 @@ describe("bench --suite speed", () => {
       const widths = mqar.filter((o) => o.card.family === c.card.family).map(width);
       expect(width(c)).toBe(Math.max(...widths));
     }
+    // a family's variant at the same width (DSS beside S4D) gives way to the plain checkpoint
+    expect(chosen.find((c) => c.card.family === "s4d")!.card.id).toBe("s4d-mqar");
     // the five families trained at two widths are timed at the wider one
     expect(chosen.filter((c) => width(c) === 128).map((c) => c.card.family).sort()).toEqual(["hyena", "mamba", "retnet", "rwkv", "transformer"]);
   });
@@ -120,6 +122,41 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     const skipped = rows.filter((r) => r.status === "na" && r.metric === "prefill_tokens_per_s");
     expect(skipped.map((r) => [r.seq_len, r.batch, r.value])).toEqual([[128, 4, null]]);
     expect(skipped[0]!.note).toBe("not run: batch 4 x 128 = 512 tokens, over this run's --max-batch-tokens 256");
+  });
+
+  it("on --resume, re-runs the cells of a checkpoint named by --redo and those measured on another prefill.onnx, replacing their rows", async () => {
+    const out = tmp();
+    const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [2, 2, 2], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    const first = await speedSuite(options(out, ["fake-wasm"], [provider]));
+    const n = first.rows.length;
+    // a plain resume of a finished run runs nothing
+    await speedSuite({ ...options(out, ["fake-wasm"], [provider]), resume: true });
+    expect(seen.specs).toHaveLength(2);
+    // --redo: every cell again, and the run holds one set of rows, the new ones
+    const { provider: again, seen: seenAgain } = fake(() => ({ status: "ok", samples_ms: [4, 4, 4], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite({ ...options(out, ["fake-wasm"], [again]), resume: true, redo: [ckpt.card.id] });
+    expect(seenAgain.specs).toHaveLength(2);
+    let rows = rowsOf(out, "r");
+    expect(rows).toHaveLength(n);
+    expect(rows.find((r) => r.metric === "decode_ms_per_token")!.value).toBe(4);
+    // rows of an older prefill.onnx (another sha256) are measured again without --redo
+    const stale = rows.map((r) => ({ ...r, checkpoint_sha256: "0".repeat(64) }));
+    writeFileSync(join(out, "r.csv"), formatResultsCsv(stale));
+    const { provider: third, seen: seenThird } = fake(() => ({ status: "ok", samples_ms: [3, 3, 3], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite({ ...options(out, ["fake-wasm"], [third]), resume: true });
+    expect(seenThird.specs).toHaveLength(2);
+    rows = rowsOf(out, "r");
+    expect(rows).toHaveLength(n);
+    expect(new Set(rows.map((r) => r.checkpoint_sha256))).toEqual(new Set([ckpt.card.files.find((f) => f.path === "prefill.onnx")!.sha256]));
+  });
+
+  it("refuses --redo without --resume, and a --redo id the run does not time", () => {
+    const a = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--redo", "transformer-induction-heads", "--ep", "cpu", "--no-torch"]);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain("--resume");
+    const b = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo", "mamba-induction-heads", "--ep", "cpu", "--no-torch"]);
+    expect(b.code).toBe(2);
+    expect(b.err).toContain("not among this run's checkpoints");
   });
 
   it("asks decode cells, and only them, for --decode-threads step threads", async () => {

@@ -42,6 +42,12 @@ export interface SpeedSuiteOptions {
   outDir: string;
   runId: string;
   resume: boolean;
+  /**
+   * Checkpoint ids measured again from scratch when resuming (after a re-export or a change to their model.py,
+   * which the eager baseline runs): their earlier rows in the run are dropped first. Rows measured on an older
+   * prefill.onnx than the card's are re-measured without it.
+   */
+  redo?: readonly string[];
   /** EPs timed by a runtime the caller supplies (the cli's Chromium, from packages/web), beside onnxruntime's own */
   runtimes?: SpeedRuntimeProvider[];
   log?: (line: string) => void;
@@ -85,7 +91,8 @@ export function widestPerFamily(checkpoints: Checkpoint[]): Checkpoint[] {
   const width = (c: Checkpoint) => Number((c.card.config as Record<string, unknown>).d_model ?? 0);
   for (const c of checkpoints) {
     const cur = best.get(c.card.family);
-    if (!cur || width(c) > width(cur)) best.set(c.card.family, c);
+    // At equal width the family's plain checkpoint (s4d-mqar) before its variants (s4d-dss-mqar): the shorter id.
+    if (!cur || width(c) > width(cur) || (width(c) === width(cur) && c.card.id.length < cur.card.id.length)) best.set(c.card.family, c);
   }
   return [...best.values()];
 }
@@ -137,6 +144,11 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
       const { card } = ckpt;
       for (const rt of runtimes) {
         const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
+        const redo = o.redo?.includes(card.id) ?? false;
+        // This checkpoint's rows from an earlier attempt that no longer describe it: all of them under --redo, else
+        // those measured on another file (their cells run again below, and their extra rows must not linger).
+        const dropped = out.forget((r) => r.model === card.id && r.ep === rt.ep && r.task === "speed" && (redo || r.checkpoint_sha256 !== base.checkpoint_sha256));
+        if (dropped) log(`  ${card.id} ${rt.ep}: ${dropped} earlier row(s) dropped (${redo ? "--redo" : "measured on another checkpoint file"})`);
         const emit = (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
           const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
           out.append(row);
