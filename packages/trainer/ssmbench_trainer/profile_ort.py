@@ -4,7 +4,10 @@
         --out results/profiles/hyena-mqar-d128.json
 
 Profiles one prefill of --seq-len tokens and --steps decode steps after a --context-token prefill (both after a
-warm-up run), and writes the share of kernel time per op type for each graph, with the settings used. docs/speed.md
+warm-up run), and writes the share of kernel time per op type for each graph, with the settings used. The profiler
+slows small steps several-fold, so the step is also timed without it ("wall_ms_per_step": the median of --wall-steps
+steps through onnxruntime's Python API, --step-threads intra-op threads): set beside the decode rows of
+onnxruntime-node on the same graph, the difference is what the JavaScript binding adds per token. docs/speed.md
 cites these files where a speed target is missed.
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,13 +25,29 @@ import numpy as np
 import onnxruntime as ort
 
 
-def session(path: Path, threads: int, profile_dir: str) -> ort.InferenceSession:
+def session(path: Path, threads: int, profile_dir: str | None) -> ort.InferenceSession:
+    """A CPU session at full graph optimisation; profiled into profile_dir unless it is None."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.enable_profiling = True
-    so.profile_file_prefix = os.path.join(profile_dir, path.stem)
+    if profile_dir is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = os.path.join(profile_dir, path.stem)
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def wall_step_ms(path: Path, threads: int, ids: np.ndarray, state: list, steps: int) -> float:
+    """Median wall time of one step (ms) without the profiler, each step fed the states the previous one returned."""
+    stp = session(path, threads, None)
+    names = [i.name for i in stp.get_inputs()][1:]
+    times = []
+    for t in range(steps + 16):  # 16 warm-up steps
+        feeds = {"input_ids": ids[:, t % ids.shape[1] : t % ids.shape[1] + 1], **dict(zip(names, state))}
+        start = time.perf_counter()
+        state = stp.run(None, feeds)[1:]
+        if t >= 16:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
 
 
 def op_totals(trace_file: str, skip_runs: int) -> dict:
@@ -55,6 +75,8 @@ def main(argv=None):
     ap.add_argument("--context", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--step-threads", type=int, default=1, help="intra-op threads of the step session (the speed runs' --decode-threads)")
+    ap.add_argument("--wall-steps", type=int, default=500)
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
     card = json.loads((args.checkpoint / "card.json").read_text())
@@ -69,16 +91,19 @@ def main(argv=None):
         pre2 = ort.InferenceSession(str(args.checkpoint / "prefill.onnx"), providers=["CPUExecutionProvider"])
         context_ids = rng.integers(0, card["vocab"], (1, args.context), dtype=np.int64)  # its own ids: any --context
         state = pre2.run(None, {"input_ids": context_ids})[1:]
-        stp = session(args.checkpoint / "step.onnx", args.threads, tmp)
+        context_state = state
+        stp = session(args.checkpoint / "step.onnx", args.step_threads, tmp)
         names = [i.name for i in stp.get_inputs()][1:]
         for t in range(args.steps + 8):  # 8 warm-up steps
             out = stp.run(None, {"input_ids": ids[:, t : t + 1], **dict(zip(names, state))})
             state = out[1:]
         step = op_totals(stp.end_profiling(), skip_runs=8)
+        wall = wall_step_ms(args.checkpoint / "step.onnx", args.step_threads, ids, context_state, args.wall_steps)
     result = {
         "checkpoint": card["id"], "onnxruntime": ort.__version__, "threads": args.threads, "machine": platform.processor() or platform.machine(),
         "prefill": {"seq_len": args.seq_len, "ms_per_run": round(prefill["run_us"] / max(1, prefill["runs"]) / 1000, 2), "top_ops": share(prefill)},
-        "step": {"context": args.context, "steps": step["runs"], "ms_per_step": round(step["run_us"] / max(1, step["runs"]) / 1000, 4), "top_ops": share(step)},
+        "step": {"context": args.context, "threads": args.step_threads, "steps": step["runs"], "ms_per_step": round(step["run_us"] / max(1, step["runs"]) / 1000, 4),
+                 "wall_ms_per_step": round(wall, 4), "wall_steps": args.wall_steps, "top_ops": share(step)},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
