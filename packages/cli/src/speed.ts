@@ -2,7 +2,7 @@
 // with Chromium's EPs (chromium-wasm, chromium-webgpu) from packages/web, which the runner cannot import.
 import { resolve } from "node:path";
 import { UserError } from "@ssmbench/core";
-import { formatTable, newRunId, resolveModels, speedDefaults, speedSuite, widestPerFamily } from "@ssmbench/runner";
+import { formatTable, newRunId, resolveModels, speedCheckpoints, speedDefaults, speedSuite } from "@ssmbench/runner";
 
 export interface SpeedArgs {
   model: string;
@@ -35,8 +35,7 @@ export function parseList(flag: string, text: string, example: string): number[]
 export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   const all = resolveModels(a.model, root, resolve(root, a.modelsDir));
   const onTask = all.filter((c) => c.card.task.id === (a.task ?? "mqar"));
-  // A family or "all" is timed at one checkpoint per family, the widest, so families are compared at one width.
-  const checkpoints = all.length === 1 ? all : widestPerFamily(onTask);
+  const checkpoints = all.length === 1 ? all : speedCheckpoints(onTask, a.model);
   if (!checkpoints.length) throw new UserError(`no checkpoint of "${a.model}" is trained on ${a.task ?? "mqar"}`, "choose --task, or name a checkpoint id");
   if (a.maxLogitsGb !== undefined && !(a.maxLogitsGb > 0)) throw new UserError(`--max-logits-gb ${a.maxLogitsGb}: must be a positive number`, "e.g. --max-logits-gb 2");
   if (a.decodeThreads !== undefined && !(Number.isInteger(a.decodeThreads) && a.decodeThreads > 0)) throw new UserError(`--decode-threads ${a.decodeThreads}: must be a positive integer`, "e.g. --decode-threads 1");

@@ -7,7 +7,7 @@ import { UserError } from "@ssmbench/core";
 import { formatResultsCsv, parseResultsCsv } from "@ssmbench/report";
 import { discoverCheckpoints, loadCheckpoint } from "./discover.ts";
 import type { CellResult, CellSpec } from "./speed.ts";
-import { TORCH_EP, crashedCell, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
+import { TORCH_EP, crashedCell, speedCheckpoints, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
 import { root, ssmbench, tmp } from "./test-cli.ts";
 
 const rowsOf = (dir: string, run: string) => parseResultsCsv(readFileSync(join(dir, `${run}.csv`), "utf8"), `${run}.csv`);
@@ -66,6 +66,11 @@ describe("bench --suite speed", () => {
     }
     // a family's variant at the same width (DSS beside S4D) gives way to the plain checkpoint
     expect(chosen.find((c) => c.card.family === "s4d")!.card.id).toBe("s4d-mqar");
+    // a variant named by its id is timed beside its family's pick; a family name still picks one
+    const withDss = speedCheckpoints(mqar, "all,s4d-dss-mqar").map((c) => c.card.id);
+    expect(withDss).toEqual(expect.arrayContaining(["s4d-mqar", "s4d-dss-mqar"]));
+    expect(withDss).toHaveLength(chosen.length + 1);
+    expect(speedCheckpoints(mqar.filter((c) => c.card.family === "mamba"), "mamba").map((c) => c.card.id)).toEqual(["mamba-mqar-d128"]);
     // the five families trained at two widths are timed at the wider one
     expect(chosen.filter((c) => width(c) === 128).map((c) => c.card.family).sort()).toEqual(["hyena", "mamba", "retnet", "rwkv", "transformer"]);
   });

@@ -97,6 +97,17 @@ export function widestPerFamily(checkpoints: Checkpoint[]): Checkpoint[] {
   return [...best.values()];
 }
 
+/**
+ * The checkpoints a speed run times out of those `--model` selected on the task: a family or "all" at one checkpoint
+ * per family, the widest, so families compare at one width; a checkpoint named by its id as well (--model
+ * all,s4d-dss-induction-heads adds a variant beside its family's plain checkpoint).
+ */
+export function speedCheckpoints(onTask: Checkpoint[], selector: string): Checkpoint[] {
+  const ids = new Set(selector.split(",").map((s) => s.trim()));
+  const chosen = new Set([...widestPerFamily(onTask.filter((c) => !ids.has(c.card.id))), ...onTask.filter((c) => ids.has(c.card.id))]);
+  return onTask.filter((c) => chosen.has(c));
+}
+
 export async function speedSuite(o: SpeedSuiteOptions): Promise<{ file: string; rows: ResultRow[] }> {
   const log = o.log ?? ((s: string) => console.error(s));
   const threads = o.threads ?? availableParallelism();
