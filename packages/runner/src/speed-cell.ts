@@ -19,7 +19,9 @@ export async function runCell(c: CellSpec): Promise<CellResult> {
     // openModel gives the step session its own threads on onnxruntime-node only (onnxruntime-web has one pool).
     const split = stepThreads !== undefined && driver.stepSession.runtime === "onnxruntime-node";
     const threads = split ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for the steps` : `${c.threads} intra-op thread(s)`;
-    const note = [threads, t.note].filter(Boolean).join("; ");
+    // Decode steps on onnxruntime-node call its native session synchronously (runtime LoadOptions.syncRun).
+    const sync = c.kind === "decode" && driver.stepSession.syncRun ? "steps called synchronously (no setImmediate per step)" : "";
+    const note = [threads, sync, t.note].filter(Boolean).join("; ");
     return { status: "ok", samples_ms: t.samplesMs, state_bytes: t.stateBytes, peak_rss_mb: peakRssMb(), note };
   } finally {
     await driver.release();

@@ -115,6 +115,39 @@ describe("sessions", () => {
     await s.release();
   });
 
+  it("cpu with syncRun runs the native session synchronously: the same outputs, pre-allocated ones filled, errors worded alike", async () => {
+    const cpu = await getBackend("cpu");
+    const plain = await cpu.load(path.join(fixtureDir, "step.onnx"));
+    const sync = await cpu.load(path.join(fixtureDir, "step.onnx"), { syncRun: true });
+    expect([plain.syncRun, sync.syncRun]).toEqual([false, true]);
+    const feeds = {
+      input_ids: sync.tensor("int64", new BigInt64Array([3n, 5n]), [2, 1]),
+      "past_ssm.0": sync.tensor("float32", Float32Array.from({ length: 8 }, (_, i) => Math.sin(i)), [2, 4]),
+      "past_key_values.0.key": sync.tensor("float32", Float32Array.from({ length: 24 }, (_, i) => Math.cos(i)), [2, 3, 4]),
+    };
+    const want = await plain.run(feeds);
+    const got = await sync.run(feeds);
+    for (const name of plain.outputNames) {
+      expect(got[name]!.dims).toEqual(want[name]!.dims);
+      expect(Array.from(got[name]!.data as Float32Array)).toEqual(Array.from(want[name]!.data as Float32Array));
+    }
+    // a pre-allocated output is filled; the outputs not given are allocated by onnxruntime
+    const logits = sync.tensor("float32", new Float32Array(want.logits!.data.length), want.logits!.dims);
+    const some = await sync.run(feeds, { logits });
+    expect(Array.from(logits.data as Float32Array)).toEqual(Array.from(want.logits!.data as Float32Array));
+    expect(Object.keys(some).sort()).toEqual([...plain.outputNames].sort());
+    const err = await sync.run({ ...feeds, "past_ssm.0": sync.tensor("float32", new Float32Array(8), [2, 2, 2]) }).catch((e: unknown) => e as Error);
+    expect(err.message).toMatch(/^running step\.onnx on cpu: /);
+    await plain.release();
+    await sync.release();
+  });
+
+  it("wasm ignores syncRun (onnxruntime-web has no synchronous run)", async () => {
+    const s = await (await getBackend("wasm")).load(path.join(fixtureDir, "step.onnx"), { syncRun: true });
+    expect(s.syncRun).toBe(false);
+    await s.release();
+  });
+
   it("ortMessage keeps the readable sentence", () => {
     const raw =
       "/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(" +

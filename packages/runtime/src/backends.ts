@@ -9,7 +9,7 @@ import { UserError, didYouMean } from "@ssmbench/core";
 import { webgpuAdvice } from "./gpu.ts";
 import type { InferenceSession } from "onnxruntime-web";
 import type * as OrtWeb from "onnxruntime-web";
-import { OrtSession, ortMessage } from "./session.ts";
+import { OrtSession, ortMessage, type SyncRun } from "./session.ts";
 
 export { ortMessage };
 import {
@@ -63,14 +63,53 @@ function setWebThreads(ort: Ort, threads: number | undefined): void {
   }
 }
 
+/** onnxruntime-node's native session: what its public InferenceSession runs behind a setImmediate per call. */
+interface NativeSession {
+  loadModel(path: string, options: InferenceSession.SessionOptions): void;
+  run(feeds: Feeds, fetches: Fetches, options: object): Record<string, Tensor>;
+}
+let nativeSession: (new () => NativeSession) | null | undefined;
+
+/**
+ * The native session class of onnxruntime-node (its dist/binding.js, loaded once by the package itself; initOrt
+ * hands it onnxruntime-common's Tensor class, so its outputs are ordinary Tensors). An internal of the package:
+ * where it is not there in this form, undefined, and sessions run through the public API.
+ */
+function nativeSessionClass(): (new () => NativeSession) | undefined {
+  if (nativeSession === undefined) {
+    try {
+      const req = createRequire(createRequire(import.meta.url).resolve("onnxruntime-node"));
+      const { binding, initOrt } = req("./binding.js") as { binding?: { InferenceSession?: new () => NativeSession }; initOrt?: () => void };
+      const ctor = binding?.InferenceSession;
+      if (typeof ctor !== "function" || typeof initOrt !== "function" || typeof ctor.prototype.run !== "function") throw new Error("not the expected binding");
+      initOrt();
+      nativeSession = ctor;
+    } catch {
+      nativeSession = null;
+    }
+  }
+  return nativeSession ?? undefined;
+}
+
+/** A synchronous runner on the same file and options (the public session has already checked that it loads). */
+function syncRunner(file: string, options: InferenceSession.SessionOptions): SyncRun | undefined {
+  const Native = nativeSessionClass();
+  if (!Native) return undefined;
+  const native = new Native();
+  native.loadModel(file, options);
+  const runOptions = {};
+  return (feeds, fetches) => native.run(feeds, fetches, runOptions);
+}
+
 /** Creates an onnxruntime session, turning failures into UserErrors that name the file and a way out. */
-async function createSession(ort: Ort, backend: Backend, file: string, options: InferenceSession.SessionOptions) {
+async function createSession(ort: Ort, backend: Backend, file: string, options: InferenceSession.SessionOptions, sync = false) {
   const found = await stat(file).catch(() => undefined);
   if (!found?.isFile()) {
     throw new UserError(`model file not found: ${file}`, "train and export the model first (pnpm train), or check the path");
   }
   try {
-    return new OrtSession(await ort.InferenceSession.create(file, options), ort, backend, file);
+    const inner = await ort.InferenceSession.create(file, options);
+    return new OrtSession(inner, ort, backend, file, sync ? syncRunner(file, options) : undefined);
   } catch (err) {
     const why = ortMessage(err);
     const corrupt = /protobuf|no graph|does not have a graph|invalid.*model/i.test(why);
@@ -117,7 +156,7 @@ function backend(
     load: async (file, opts: LoadOptions = {}) => {
       if (runtime === "onnxruntime-web") setWebThreads(ort, opts.threads);
       const threads = runtime === "onnxruntime-node" && opts.threads ? { intraOpNumThreads: opts.threads } : {};
-      return createSession(ort, b, file, { ...base, ...threads });
+      return createSession(ort, b, file, { ...base, ...threads }, runtime === "onnxruntime-node" && opts.syncRun === true);
     },
   };
   return b;

@@ -13,13 +13,15 @@ export interface OpenOptions extends LoadOptions, DriverOptions {
    * is not set there.
    */
   stepThreads?: number;
+  /** Decode steps call onnxruntime-node synchronously (LoadOptions.syncRun; default true). Prefill stays async. */
+  syncSteps?: boolean;
 }
 
 /** Loads `<dir>/prefill.onnx` and `<dir>/step.onnx` on an EP and wraps them in a RecurrentDriver. */
 export async function openModel(dir: string, spec: ModelSpec, opts: OpenOptions): Promise<RecurrentDriver> {
   const backend = await getBackend(opts.ep);
   const prefill = await backend.load(path.join(dir, "prefill.onnx"), opts);
-  const stepOpts = opts.stepThreads !== undefined && backend.runtime === "onnxruntime-node" ? { ...opts, threads: opts.stepThreads } : opts;
+  const stepOpts = { ...opts, syncRun: opts.syncSteps ?? true, ...(opts.stepThreads !== undefined && backend.runtime === "onnxruntime-node" ? { threads: opts.stepThreads } : {}) };
   const step = await backend.load(path.join(dir, "step.onnx"), stepOpts).catch(async (err: unknown) => {
     await prefill.release();
     throw err;

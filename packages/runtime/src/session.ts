@@ -22,14 +22,24 @@ export function ortMessage(err: unknown): string {
     .trim();
 }
 
+/** A synchronous run of the same model (onnxruntime-node's native session): outputs by name. */
+export type SyncRun = (feeds: Feeds, fetches: Fetches) => Record<string, Tensor>;
+
 /** Wraps one onnxruntime InferenceSession behind the Session interface. */
 export class OrtSession implements Session {
+  private readonly allOutputs: Fetches;
+
   constructor(
     private readonly inner: InferenceSession,
     private readonly ort: Ort,
     private readonly backend: Backend,
     readonly path: string,
-  ) {}
+    private readonly sync?: SyncRun,
+  ) {
+    this.allOutputs = Object.fromEntries(inner.outputNames.map((n) => [n, null]));
+  }
+
+  get syncRun() { return this.sync !== undefined; }
 
   get ep() { return this.backend.name; }
   get runtime() { return this.backend.runtime; }
@@ -44,6 +54,8 @@ export class OrtSession implements Session {
       throw new Error(`${this.backend.runtime} (${this.ep}) does not fill pre-allocated outputs: call run() without fetches`);
     }
     try {
+      // The native session returns onnxruntime Tensors (the package hands it the Tensor class at start-up).
+      if (this.sync) return this.sync(feeds, fetches ? { ...this.allOutputs, ...fetches } : this.allOutputs);
       // Every output is a tensor in the model contract.
       return (await (fetches ? this.inner.run(feeds, fetches) : this.inner.run(feeds))) as Record<string, Tensor>;
     } catch (err) {

@@ -27,6 +27,12 @@ export type Fetches = Record<string, Tensor | null>;
 export interface LoadOptions {
   /** Intra-op threads (cpu), or the wasm thread pool size (fixed by the first wasm load in a process). */
   threads?: number;
+  /**
+   * onnxruntime-node only: run() calls the native session synchronously instead of through the package's
+   * `setImmediate` hop, a turn of the event loop per call that cost 20-40 us of a 50-100 us decode step here. For
+   * short runs (decode steps): a long run blocks the event loop for its whole length. Ignored elsewhere.
+   */
+  syncRun?: boolean;
 }
 
 export interface Session {
@@ -37,6 +43,8 @@ export interface Session {
   readonly version: string;
   /** Whether run() accepts `fetches` (see Backend.preallocatedOutputs). */
   readonly preallocatedOutputs: boolean;
+  /** Whether run() calls the runtime synchronously (LoadOptions.syncRun, where the runtime allows it). */
+  readonly syncRun: boolean;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the graph. `fetches` (pre-allocated outputs) is refused where the backend does not fill them. */
