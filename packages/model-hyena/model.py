@@ -25,12 +25,17 @@ position of a tap never depends on the sequence length, so prefill and step agre
 operator then a pre-norm MLP (GELU), in the shared LM shell (ssmbench_trainer.lm.CausalLM), tied embedding / head.
 
 Long convolution (prefill and training): by FFT, y = irfft(rfft(z, n) * rfft(h, n))[:T], with n the smallest power
-of two >= 2T (no circular wrap-around; power-of-two DFTs are fast in onnxruntime). The transforms run in float64
-and the result is cast back: in float32, onnxruntime's DFT alone put 2.4e-4 between the exported prefill and
-PyTorch on the d128 MQAR checkpoint (the contract asks for 1e-4), in float64 9e-5, for 5-30% more prefill time. n is computed from
-the symbolic length inside the exported graph (see fft_half_size), so the ONNX prefill keeps a dynamic length. Each
-real FFT of length n is done as one complex FFT of length n/2 (rfft_half / irfft_half): onnxruntime's DFT op does
-not exploit a real input, and this halves the prefill's DFT time there.
+of two >= 2T (no circular wrap-around). Eager (training, the PyTorch baselines): torch.fft in float64, each real FFT
+of length n done as one complex FFT of length n/2 (rfft_half / irfft_half). Exported: onnxruntime's CPU DFT op was
+most of the prefill's time, so the graph computes the same transforms as dense matmuls (exported_dft; fftconv.rdft /
+irdft: the four-step Cooley-Tukey decomposition over n = M1 M2 M3 M4, as in FlashFFTConv, arXiv 2311.05908, with the
+DFT matrices built in the graph), about 2x faster at 1K-64K tokens on hyena-induction-heads (onnxruntime CPU, 2
+threads). The factors of n are computed from the symbolic length inside the exported graph (fftconv.conv_factors,
+unbacked SymInts as in fft_half_size), so the ONNX prefill keeps a dynamic length. The transforms run in float64
+(EXPORT_DFT_DTYPE) and the result is cast back: the float32 matmul form was about 2x faster still but put up to
+1.7e-4 between the exported prefill and PyTorch at 64K random tokens (float64: 5.7e-5; PyTorch's own float32-vs-
+float64 gap there is 1.2e-4), and in float32 onnxruntime's DFT op had put 2.4e-4 on the d128 MQAR checkpoint at its
+training length (the contract asks for 1e-4).
 
 Step (decoding): the convolution needs the whole input history, so the state grows with the length. Per layer:
     short.<layer>     [batch, 3 D, 2]          the last two in-projected inputs of the short conv (fixed size)
@@ -60,13 +65,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssmbench_trainer.fftconv import causal_conv, irfft_half, pow2_at_least, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
+from ssmbench_trainer.fftconv import causal_conv, conv_factors, irfft_half, pow2_at_least, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "hyena"
 VARIANT = "hyena (order 2)"
 PAPER = {"title": "Hyena Hierarchy: Towards Larger Convolutional Language Models", "arxiv": "2302.10866"}
-ONNX_OPSET = 20  # torch.fft exports as the ONNX DFT op (opset 20)
+ONNX_OPSET = 20  # chosen for the DFT op of the long convolutions' earlier exported form (the matmul form needs 18)
 DEFAULT_CONFIG = {
     "d_model": 64,
     "n_layers": 2,
@@ -109,12 +114,24 @@ def fft_causal_conv(z, h):
     """Causal convolution y_t = sum_{s<=t} h_{t-s} z_s along the last axis, by FFT.
 
     z [..., C, T], h [C, T] -> [..., C, T]. Zero-padding both to n = 2m >= 2T makes the circular convolution
-    linear. Equal to torch.fft.irfft(rfft(z, n) * rfft(h, n), n)[..., :T] (tested), written with half-length
-    complex FFTs (rfft_half) because that runs ~2x faster in onnxruntime.
+    linear. Equal to torch.fft.irfft(rfft(z, n) * rfft(h, n), n)[..., :T] (tested): eagerly with half-length complex
+    FFTs (rfft_half), under export with the matmul DFT (module docstring; tested equal).
     """
-    m = fft_half_size(z.shape[-1])
+    T = z.shape[-1]
+    if exported_dft():  # matmul DFT (module docstring), in EXPORT_DFT_DTYPE or wider
+        dtype = torch.promote_types(z.dtype, EXPORT_DFT_DTYPE)
+        return causal_conv(z.to(dtype), h.to(dtype), conv_factors(T)).to(z.dtype)
     # float64 transforms (module docstring: float32 DFT round-off)
-    return causal_conv(z.double(), h.double(), m).to(z.dtype)
+    return causal_conv(z.double(), h.double(), fft_half_size(T)).to(z.dtype)
+
+
+EXPORT_DFT_DTYPE = torch.float64   # of the exported matmul DFT (module docstring: float32 vs float64)
+
+
+def exported_dft() -> bool:
+    """True while torch.export traces the model: the long convolutions then take the matmul form (module docstring).
+    Eager runs (training, the PyTorch baselines) keep torch.fft, the fastest form there."""
+    return torch.compiler.is_exporting()
 
 
 def direct_causal_conv(z, h):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import model as hyena
-from ssmbench_trainer.contract import check_contract, check_parallel_matches_sequential
+from ssmbench_trainer.contract import check_contract, check_onnx_export, check_parallel_matches_sequential
 
 VOCAB = 50
 # Tiny ops: one thread. With several threads on a busy 2-core machine the token-by-token loops ran 50x slower.
@@ -69,6 +69,33 @@ def test_fft_conv_in_float32_is_as_accurate_as_torch_fft():
     ours = hyena.fft_causal_conv(z.float(), h.float())
     err = lambda y: (y.double() - ref).abs().max().item() / ref.abs().max().item()
     assert err(ours) < 2 * err(native) + 1e-7 and err(ours) < 1e-5
+
+
+@pytest.mark.parametrize("T", [1, 2, 37, 300, 1024])
+def test_exported_conv_form_equals_eager_form(T, monkeypatch):
+    """Under export the long convolutions take the matmul DFT (fftconv.rdft), in eager mode torch.fft: same math."""
+    torch.manual_seed(T)
+    z, h = torch.randn(2, 6, T), torch.randn(6, T) * torch.exp(-torch.arange(T) / 50.0)
+    eager = hyena.fft_causal_conv(z, h)
+    monkeypatch.setattr(hyena, "exported_dft", lambda: True)
+    exported = hyena.fft_causal_conv(z, h)
+    assert exported.dtype == eager.dtype == torch.float32
+    torch.testing.assert_close(exported, eager, atol=1e-6, rtol=1e-6)
+    want = hyena.direct_causal_conv(z.double(), h.double())
+    torch.testing.assert_close(exported.double(), want, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_onnx_prefill_dynamic_length(tmp_path):
+    """Prefill exported at T = 40 runs at T = 1, 37 and 300 on onnxruntime and matches PyTorch within 1e-5; its long
+    convolutions are matmuls (no DFT op). One layer: the export of the matmul form takes a while."""
+    import onnx
+
+    torch.manual_seed(11)
+    small = hyena.Model({"d_model": 16, "n_layers": 1, "l_max": 32}, vocab=VOCAB).eval()
+    check_onnx_export(small, VOCAB, tmp_path, lengths=(1, 37, 300), batch=2, step=False, opset=hyena.ONNX_OPSET)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "prefill.onnx")).graph.node}
+    assert "MatMul" in ops and "DFT" not in ops
 
 
 def test_filter_decays_with_t():
