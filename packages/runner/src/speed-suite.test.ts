@@ -1,5 +1,6 @@
 // `pnpm bench --suite speed` end to end on committed checkpoints, with short lengths: the rows it writes, the cells it
 // refuses to run and why, the PyTorch eager baseline on the same weights, and the errors before any row.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -81,6 +82,12 @@ describe("a cell process that dies without a result", () => {
     expect(crashedCell(null, "SIGKILL", "loading\n")).toEqual({ status: "oom", note: "killed by SIGKILL (the kernel's out-of-memory killer): loading" });
     expect(crashedCell(137, null, "")).toMatchObject({ status: "oom" });
     expect(crashedCell(1, null, "boom\nTypeError: x is undefined\n")).toEqual({ status: "error", note: "exited with code 1: TypeError: x is undefined" });
+  });
+
+  it("is an oom row when the Python behind scripts/py.mjs is killed: the wrapper exits 137 and says so", () => {
+    const r = spawnSync(process.execPath, [join(root, "scripts", "py.mjs"), "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], { encoding: "utf8" });
+    expect(r.status).toBe(137);
+    expect(crashedCell(r.status, r.signal, r.stderr)).toEqual({ status: "oom", note: "killed by SIGKILL (the kernel's out-of-memory killer): ssmbench: Python was killed by SIGKILL" });
   });
 });
 
