@@ -219,17 +219,21 @@ def rdft(x, plan: DftPlan):
     xs = x.reshape(h, -1)
     fr, fi = plan.first
     yr, yi = (fr @ xs).reshape([h + 1] + rest), (fi @ xs).reshape([h + 1] + rest)
-    for i in range(1, d):                                           # digit i+1 (axis i): G @ data, batched;
-        (gr, gi), _ = plan.stages[i - 1]                            # the last digit: data @ G
-        outer = [h + 1] + list(factors[1:i])
-        if i < d - 1:
-            shape = outer + [factors[i], -1]
-            yr, yi = cmatmul(gr, gi, yr.reshape(shape), yi.reshape(shape))
-        else:
-            shape = outer + [-1, factors[i]]
-            yr, yi = cmatmul(yr.reshape(shape), yi.reshape(shape), gr, gi)
+    for i in range(1, d):
+        yr, yi = _apply_digit(yr, yi, plan.stages[i - 1][0], i, h, factors)
     out = [h + 1] + list(factors[1:-1]) + lead + [factors[-1]]
     return yr.reshape(out), yi.reshape(out)
+
+
+def _apply_digit(yr, yi, g, i: int, h: int, factors):
+    """Digit i+1's matrix g = (re, im) applied along its axis (i): G @ data for an inner digit, batched over the
+    digits before it; data @ G for the last digit."""
+    outer = [h + 1] + list(factors[1:i])
+    if i < len(factors) - 1:
+        shape = outer + [factors[i], -1]
+        return cmatmul(*g, yr.reshape(shape), yi.reshape(shape))
+    shape = outer + [-1, factors[i]]
+    return cmatmul(yr.reshape(shape), yi.reshape(shape), *g)
 
 
 def irdft(yr, yi, plan: DftPlan, scale: float = 1.0):
@@ -242,15 +246,8 @@ def irdft(yr, yi, plan: DftPlan, scale: float = 1.0):
     lead = list(yr.shape[d - 1 : -1])
     nl = len(lead)
     n = math.prod(factors)
-    for i in reversed(range(1, d)):                                 # data @ conj(G), or conj(G)^T @ data
-        _, (gr, gi) = plan.stages[i - 1]
-        outer = [h + 1] + list(factors[1:i])
-        if i < d - 1:
-            shape = outer + [factors[i], -1]
-            yr, yi = cmatmul(gr, gi, yr.reshape(shape), yi.reshape(shape))
-        else:
-            shape = outer + [-1, factors[i]]
-            yr, yi = cmatmul(yr.reshape(shape), yi.reshape(shape), gr, gi)
+    for i in reversed(range(1, d)):                                 # with the conjugate matrices (DftPlan)
+        yr, yi = _apply_digit(yr, yi, plan.stages[i - 1][1], i, h, factors)
     k1 = torch.arange(h + 1, device=yr.device)
     c = torch.where((k1 == 0) | (k1 == h), 1.0, 2.0).to(yr.dtype) * scale
     c = c / torch.full((), n, dtype=yr.dtype, device=yr.device)
