@@ -60,6 +60,15 @@ describe("mergeLeaderboard", () => {
     expect(keys).toEqual([...keys].sort());
   });
 
+  it("drops an evaluation of an earlier checkpoint file once the same setting is measured on the current one, whatever its batch", () => {
+    const base = pick(rows, "mamba-mqar", "test@128/8").find((r) => r.run_id === "2025-02-01-b")!;
+    const reexported = { ...base, batch: base.batch + 1, checkpoint_sha256: "f".repeat(64), timestamp: "2025-03-01T00:00:00.000Z", run_id: "re" };
+    expect(pick(mergeLeaderboard([base, reexported]), "mamba-mqar", "test@128/8")).toEqual([reexported]);
+    // same file, another batch: both stay
+    const sameFile = { ...reexported, checkpoint_sha256: base.checkpoint_sha256 };
+    expect(pick(mergeLeaderboard([base, sameFile]), "mamba-mqar", "test@128/8")).toHaveLength(2);
+  });
+
   it("prefers the latest failure among failures", () => {
     const base = pick(rows, "transformer-mqar", "test@1024/64")[0]!;
     const later = { ...base, status: "timeout" as const, timestamp: "2025-03-01T00:00:00.000Z", run_id: "later" };

@@ -132,7 +132,18 @@ export function mergeLeaderboard(rows: readonly ResultRow[]): ResultRow[] {
     const current = best.get(k);
     if (!current || better(r, current)) best.set(k, r);
   }
-  return [...best.values()].sort(leaderboardOrder);
+  // An evaluation measured again on a re-exported checkpoint supersedes the rows of the earlier file whatever batch
+  // they ran at (the batch is part of the key, so such a row would otherwise stay beside the new one).
+  const latest = new Map<string, ResultRow>();
+  const evalKey = (r: ResultRow) => JSON.stringify([r.model, r.task, r.split, r.ep, r.seq_len, r.metric]);
+  const evaluations = [...best.values()].filter((r) => r.split.startsWith("test@") && r.status === "ok");
+  for (const r of evaluations) {
+    const cur = latest.get(evalKey(r));
+    if (!cur || better(r, cur)) latest.set(evalKey(r), r);
+  }
+  const evaluated = new Set(evaluations);
+  const superseded = (r: ResultRow) => evaluated.has(r) && latest.get(evalKey(r))!.checkpoint_sha256 !== r.checkpoint_sha256;
+  return [...best.values()].filter((r) => !superseded(r)).sort(leaderboardOrder);
 }
 
 /** Rows as CSV with exactly the result columns, "\n" line ends and a final newline (null -> empty, NaN -> "NaN"). */
