@@ -67,6 +67,7 @@ function setWebThreads(ort: Ort, threads: number | undefined): void {
 interface NativeSession {
   loadModel(path: string, options: InferenceSession.SessionOptions): void;
   run(feeds: Feeds, fetches: Fetches, options: object): Record<string, Tensor>;
+  dispose(): void;
 }
 let nativeSession: (new () => NativeSession) | null | undefined;
 
@@ -81,7 +82,7 @@ function nativeSessionClass(): (new () => NativeSession) | undefined {
       const req = createRequire(createRequire(import.meta.url).resolve("onnxruntime-node"));
       const { binding, initOrt } = req("./binding.js") as { binding?: { InferenceSession?: new () => NativeSession }; initOrt?: () => void };
       const ctor = binding?.InferenceSession;
-      if (typeof ctor !== "function" || typeof initOrt !== "function" || typeof ctor.prototype.run !== "function") throw new Error("not the expected binding");
+      if (typeof ctor !== "function" || typeof initOrt !== "function" || typeof ctor.prototype.run !== "function" || typeof ctor.prototype.dispose !== "function") throw new Error("not the expected binding");
       initOrt();
       nativeSession = ctor;
     } catch {
@@ -98,7 +99,7 @@ function syncRunner(file: string, options: InferenceSession.SessionOptions): Syn
   const native = new Native();
   native.loadModel(file, options);
   const runOptions = {};
-  return (feeds, fetches) => native.run(feeds, fetches, runOptions);
+  return { run: (feeds, fetches) => native.run(feeds, fetches, runOptions), dispose: () => native.dispose() };
 }
 
 /** Creates an onnxruntime session, turning failures into UserErrors that name the file and a way out. */

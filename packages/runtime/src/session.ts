@@ -22,8 +22,11 @@ export function ortMessage(err: unknown): string {
     .trim();
 }
 
-/** A synchronous run of the same model (onnxruntime-node's native session): outputs by name. */
-export type SyncRun = (feeds: Feeds, fetches: Fetches) => Record<string, Tensor>;
+/** A synchronous runner of the same model (onnxruntime-node's native session): outputs by name, and its release. */
+export interface SyncRun {
+  run(feeds: Feeds, fetches: Fetches): Record<string, Tensor>;
+  dispose(): void;
+}
 
 /** Wraps one onnxruntime InferenceSession behind the Session interface. */
 export class OrtSession implements Session {
@@ -55,7 +58,7 @@ export class OrtSession implements Session {
     }
     try {
       // The native session returns onnxruntime Tensors (the package hands it the Tensor class at start-up).
-      if (this.sync) return this.sync(feeds, fetches ? { ...this.allOutputs, ...fetches } : this.allOutputs);
+      if (this.sync) return this.sync.run(feeds, fetches ? { ...this.allOutputs, ...fetches } : this.allOutputs);
       // Every output is a tensor in the model contract.
       return (await (fetches ? this.inner.run(feeds, fetches) : this.inner.run(feeds))) as Record<string, Tensor>;
     } catch (err) {
@@ -68,6 +71,7 @@ export class OrtSession implements Session {
   }
 
   release(): Promise<void> {
+    this.sync?.dispose(); // the native session's memory, freed now rather than whenever the GC reaches it
     return this.inner.release();
   }
 }
