@@ -25,6 +25,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .gatedscan import cmul
+
 
 def pow2_at_least(t: torch.Tensor) -> torch.Tensor:
     """The smallest power of two >= t (a float64 scalar tensor), computed in the graph: under torch.export a length
@@ -149,11 +151,8 @@ def _low_digits(factors, i, device):
     return K
 
 
-def cmul(ar, ai, br, bi):
-    return ar * br - ai * bi, ar * bi + ai * br
-
-
 def cmatmul(ar, ai, br, bi):
+    """(ar + i ai) @ (br + i bi) -> (re, im): gatedscan.cmul's product as a matrix product."""
     return ar @ br - ai @ bi, ar @ bi + ai @ br
 
 
