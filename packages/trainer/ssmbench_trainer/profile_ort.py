@@ -36,17 +36,19 @@ def session(path: Path, threads: int, profile_dir: str | None) -> ort.InferenceS
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def wall_step_ms(path: Path, threads: int, ids: np.ndarray, state: list, steps: int) -> float:
-    """Median wall time of one step (ms) without the profiler, each step fed the states the previous one returned."""
-    stp = session(path, threads, None)
+def run_steps(stp: ort.InferenceSession, ids: np.ndarray, state: list, n: int):
+    """Runs n steps of `stp` from `state`, each fed the states the previous one returned; yields each step's seconds."""
     names = [i.name for i in stp.get_inputs()][1:]
-    times = []
-    for t in range(steps + 16):  # 16 warm-up steps
+    for t in range(n):
         feeds = {"input_ids": ids[:, t % ids.shape[1] : t % ids.shape[1] + 1], **dict(zip(names, state))}
         start = time.perf_counter()
         state = stp.run(None, feeds)[1:]
-        if t >= 16:
-            times.append(time.perf_counter() - start)
+        yield time.perf_counter() - start
+
+
+def wall_step_ms(path: Path, threads: int, ids: np.ndarray, state: list, steps: int) -> float:
+    """Median wall time of one step (ms) without the profiler, after 16 warm-up steps."""
+    times = list(run_steps(session(path, threads, None), ids, state, steps + 16))[16:]
     return float(np.median(times) * 1000)
 
 
@@ -91,14 +93,11 @@ def main(argv=None):
         pre2 = ort.InferenceSession(str(args.checkpoint / "prefill.onnx"), providers=["CPUExecutionProvider"])
         context_ids = rng.integers(0, card["vocab"], (1, args.context), dtype=np.int64)  # its own ids: any --context
         state = pre2.run(None, {"input_ids": context_ids})[1:]
-        context_state = state
         stp = session(args.checkpoint / "step.onnx", args.step_threads, tmp)
-        names = [i.name for i in stp.get_inputs()][1:]
-        for t in range(args.steps + 8):  # 8 warm-up steps
-            out = stp.run(None, {"input_ids": ids[:, t : t + 1], **dict(zip(names, state))})
-            state = out[1:]
+        for _ in run_steps(stp, ids, state, args.steps + 8):  # 8 warm-up steps
+            pass
         step = op_totals(stp.end_profiling(), skip_runs=8)
-        wall = wall_step_ms(args.checkpoint / "step.onnx", args.step_threads, ids, context_state, args.wall_steps)
+        wall = wall_step_ms(args.checkpoint / "step.onnx", args.step_threads, ids, state, args.wall_steps)
     result = {
         "checkpoint": card["id"], "onnxruntime": ort.__version__, "threads": args.threads, "machine": platform.processor() or platform.machine(),
         "prefill": {"seq_len": args.seq_len, "ms_per_run": round(prefill["run_us"] / max(1, prefill["runs"]) / 1000, 2), "top_ops": share(prefill)},
