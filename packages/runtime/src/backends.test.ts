@@ -120,6 +120,8 @@ describe("sessions", () => {
     const plain = await cpu.load(path.join(fixtureDir, "step.onnx"));
     const sync = await cpu.load(path.join(fixtureDir, "step.onnx"), { syncRun: true });
     expect([plain.syncRun, sync.syncRun]).toEqual([false, true]);
+    // one native session: its names read from the binding's metadata, as the public session reads them
+    expect([sync.inputNames, sync.outputNames]).toEqual([plain.inputNames, plain.outputNames]);
     const feeds = {
       input_ids: sync.tensor("int64", new BigInt64Array([3n, 5n]), [2, 1]),
       "past_ssm.0": sync.tensor("float32", Float32Array.from({ length: 8 }, (_, i) => Math.sin(i)), [2, 4]),
@@ -140,6 +142,19 @@ describe("sessions", () => {
     expect(err.message).toMatch(/^running step\.onnx on cpu: /);
     await plain.release();
     await sync.release();
+  });
+
+  it("cpu with syncRun refuses a corrupt file as the public session does: a UserError naming it and the way out", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "ssmbench-sync-"));
+    const bad = path.join(dir, "step.onnx");
+    await writeFile(bad, (await readFile(path.join(fixtureDir, "step.onnx"))).subarray(0, 100));
+    const cpu = await getBackend("cpu");
+    for (const syncRun of [false, true]) {
+      const err = await cpu.load(bad, { syncRun }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as UserError).message).toContain(bad);
+      expect((err as UserError).hint).toMatch(/re-export/);
+    }
   });
 
   it("wasm ignores syncRun (onnxruntime-web has no synchronous run)", async () => {

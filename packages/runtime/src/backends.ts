@@ -9,7 +9,7 @@ import { UserError, didYouMean } from "@ssmbench/core";
 import { webgpuAdvice } from "./gpu.ts";
 import type { InferenceSession } from "onnxruntime-web";
 import type * as OrtWeb from "onnxruntime-web";
-import { OrtSession, ortMessage, type SyncRun } from "./session.ts";
+import { OrtSession, ortMessage, type InnerSession, type SyncRun } from "./session.ts";
 
 export { ortMessage };
 import {
@@ -68,6 +68,8 @@ interface NativeSession {
   loadModel(path: string, options: InferenceSession.SessionOptions): void;
   run(feeds: Feeds, fetches: Fetches, options: object): Record<string, Tensor>;
   dispose(): void;
+  readonly inputMetadata?: unknown;
+  readonly outputMetadata?: unknown;
 }
 let nativeSession: (new () => NativeSession) | null | undefined;
 
@@ -92,14 +94,35 @@ function nativeSessionClass(): (new () => NativeSession) | undefined {
   return nativeSession ?? undefined;
 }
 
-/** A synchronous runner on the same file and options (the public session has already checked that it loads). */
-function syncRunner(file: string, options: InferenceSession.SessionOptions): SyncRun | undefined {
+/** The names in the binding's input or output metadata (what the public session reads them from), if it has them. */
+function metadataNames(meta: unknown): string[] | undefined {
+  if (!Array.isArray(meta) || !meta.every((m) => typeof (m as { name?: unknown })?.name === "string")) return undefined;
+  return meta.map((m: { name: string }) => m.name);
+}
+
+/**
+ * The model loaded once, into onnxruntime-node's native session, run synchronously; the async path and the names
+ * of the Session come from the same native session. undefined where the binding is not in the expected form (the
+ * caller then loads the public session).
+ */
+function loadNative(file: string, options: InferenceSession.SessionOptions): { inner: InnerSession; sync: SyncRun } | undefined {
   const Native = nativeSessionClass();
   if (!Native) return undefined;
   const native = new Native();
   native.loadModel(file, options);
+  const inputNames = metadataNames(native.inputMetadata);
+  const outputNames = metadataNames(native.outputMetadata);
+  if (!inputNames || !outputNames) {
+    native.dispose();
+    return undefined;
+  }
   const runOptions = {};
-  return { run: (feeds, fetches) => native.run(feeds, fetches, runOptions), dispose: () => native.dispose() };
+  const all: Fetches = Object.fromEntries(outputNames.map((n) => [n, null]));
+  const run = (feeds: Feeds, fetches?: Fetches) => native.run(feeds, fetches ?? all, runOptions);
+  return {
+    inner: { inputNames, outputNames, run: async (feeds, fetches) => run(feeds, fetches), release: async () => native.dispose() },
+    sync: { run },
+  };
 }
 
 /** Creates an onnxruntime session, turning failures into UserErrors that name the file and a way out. */
@@ -109,8 +132,9 @@ async function createSession(ort: Ort, backend: Backend, file: string, options: 
     throw new UserError(`model file not found: ${file}`, "train and export the model first (pnpm train), or check the path");
   }
   try {
-    const inner = await ort.InferenceSession.create(file, options);
-    return new OrtSession(inner, ort, backend, file, sync ? syncRunner(file, options) : undefined);
+    const native = sync ? loadNative(file, options) : undefined;
+    const inner = native?.inner ?? (await ort.InferenceSession.create(file, options));
+    return new OrtSession(inner, ort, backend, file, native?.sync);
   } catch (err) {
     const why = ortMessage(err);
     const corrupt = /protobuf|no graph|does not have a graph|invalid.*model/i.test(why);

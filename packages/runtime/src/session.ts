@@ -2,7 +2,6 @@
 // Browser-safe (types only from onnxruntime): onnxruntime-node and -web in Node (backends.ts) and onnxruntime-web in a
 // page (browser.ts) share it.
 import type * as OrtWeb from "onnxruntime-web";
-import type { InferenceSession } from "onnxruntime-web";
 import type { Backend, DataOf, DType, Feeds, Fetches, Session, Tensor } from "./types.ts";
 
 type Ort = typeof OrtWeb;
@@ -22,10 +21,17 @@ export function ortMessage(err: unknown): string {
     .trim();
 }
 
-/** A synchronous runner of the same model (onnxruntime-node's native session): outputs by name, and its release. */
+/** A synchronous runner of the model (onnxruntime-node's native session): outputs by name. */
 export interface SyncRun {
   run(feeds: Feeds, fetches: Fetches): Record<string, Tensor>;
-  dispose(): void;
+}
+
+/** What a Session needs of an onnxruntime InferenceSession (or of a native session standing in for one). */
+export interface InnerSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds, fetches?: Fetches): Promise<unknown>;
+  release(): Promise<void>;
 }
 
 /** Wraps one onnxruntime InferenceSession behind the Session interface. */
@@ -33,7 +39,7 @@ export class OrtSession implements Session {
   private readonly allOutputs: Fetches;
 
   constructor(
-    private readonly inner: InferenceSession,
+    private readonly inner: InnerSession,
     private readonly ort: Ort,
     private readonly backend: Backend,
     readonly path: string,
@@ -71,7 +77,6 @@ export class OrtSession implements Session {
   }
 
   release(): Promise<void> {
-    this.sync?.dispose(); // the native session's memory, freed now rather than whenever the GC reaches it
-    return this.inner.release();
+    return this.inner.release(); // a sync session's native one too: its memory freed now, not whenever the GC runs
   }
 }
