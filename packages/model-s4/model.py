@@ -39,17 +39,21 @@ Forms (all compute the same function; test_model.py checks each against the othe
          d_n(z) = (1 - z) - dt/2 (1 + z) lambda_n: the paper's 1/(g(z) - lambda_n), g = 2/dt (1-z)/(1+z), multiplied
          through by dt/2 (1 + z), so no pole at z = -1. It is evaluated as -e_n conj(z_j) / (a_n - conj(z_j))
          (a_n = e_n (1 + dt/2 lambda_n), |a_n| < 1, |z_j| = 1): one [H, m, M] Cauchy matrix 1 / (a_n - conj z_j),
-         with e_n and conj(z_j) applied to the weights and the sums. The four Cauchy sums k00 = C~ R B,
+         with e_n and conj(z_j) applied to the weights and the sums. It is held as one real tensor,
+         1 / |a_n - conj z_j|^2 (`cauchy_weights`), the numerators conj(a_n) - z_j going into the sums' weights. The four Cauchy sums k00 = C~ R B,
          k01 = C~ R P, k10 = P^* R B, k11 = P^* R P (R = diag(1 / d_n)) run over both conjugate halves: the
          conjugate half of a sum at z_j is the conjugate of the kept half's at z_(m-j);
       3. Woodbury: Khat(z) = dt (k00 - s k01 k10 / (1 + s k11)), s = dt/2 (1 + z): the truncated generating function
          sum_(k<m) K_k z^k, exact thanks to C~;
       4. K = Re(iFFT(Khat)) (K_0 .. K_(m-1), m >= T), then y = causal conv(u, K) + D u by an FFT of length 2m
          (real FFTs packed into half-length complex ones: ssmbench_trainer/fftconv.py, shared with model-hyena), in float64.
+         Exported, every transform is a matmul DFT instead (onnxruntime's DFT op is slow on CPU): fftconv.cdft for
+         the length-m ones, fftconv.rdft / irdft for the convolution, with the factors of 2m computed in the graph
+         (`transform_sizes`).
     The final state x_T = sum_k Abar^k Bbar u_(T-1-k) comes from the same Cauchy matrix: with F = iFFT of the
     reversed input (length m) and r(z) = (I - Abar z)^-1 Bbar = dt (R B - s R P k10 / (1 + s k11)),
     x_T = (I - Abar^m) sum_j F_j r(z_j)  (two [m] x [m, M] products per channel).
-    Cost: O(H m M) time and memory for the Cauchy matrix (float64: 16 bytes per entry, ~0.5 GB at T = 16K with
+    Cost: O(H m M) time and memory for the Cauchy matrix (float64: 8 bytes per entry, ~0.27 GB at T = 16K with
     H = 64, M = 32), O(kernel_levels H N^3) for the powers, O(B H m log m) for the FFTs.
   * `kernel(L)`: the same steps 1-4 for any L (eager; the tests compare it with C Abar^k Bbar from dense powers).
 
@@ -66,13 +70,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssmbench_trainer import diagscan as ds
-from ssmbench_trainer.fftconv import causal_conv, pow2_at_least, reverse_mod
+from ssmbench_trainer.fftconv import causal_conv, cdft, conv_factors, exported_dft, pow2_at_least, reverse_mod
 from ssmbench_trainer.lm import state
 
 FAMILY = "s4"
 VARIANT = "s4 (NPLR HiPPO-LegS init, bilinear, Cauchy + Woodbury kernel)"
 PAPER = {"title": "Efficiently Modeling Long Sequences with Structured State Spaces", "arxiv": "2111.00396"}
-ONNX_OPSET = 20  # the FFTs export as the ONNX DFT op (opset 20)
+ONNX_OPSET = 20
 DEFAULT_CONFIG = {
     "d_model": 64,
     "n_layers": 2,
@@ -118,10 +122,6 @@ def conj(z: Complex) -> Complex:
     return z[0], -z[1]
 
 
-def cmatmul(x: Complex, y: Complex) -> Complex:
-    return x[0] @ y[0] - x[1] @ y[1], x[0] @ y[1] + x[1] @ y[0]
-
-
 def cinv(z: Complex) -> Complex:
     d = z[0] * z[0] + z[1] * z[1]
     return z[0] / d, -z[1] / d
@@ -134,22 +134,70 @@ def creal_dot(x: Complex, y: Complex) -> torch.Tensor:
 
 def half_size(T):
     """m = the smallest power of two >= max(T, 2), as a float64 tensor, and as an int in eager mode (None when T is
-    symbolic: then `half_size_int` reads it out afterwards)."""
+    symbolic: then `transform_sizes` reads it out afterwards)."""
     if isinstance(T, int):
         m = 1 << (max(T, 2) - 1).bit_length()
         return torch.tensor(float(m), dtype=torch.float64), m
     return pow2_at_least(torch.full((), torch.sym_max(T, 2), dtype=torch.float64)), None
 
 
-def half_size_int(mt: torch.Tensor, T):
-    """m read out of the graph as an unbacked SymInt, with its bounds (model-hyena's fft_half_size: log2 of a SymInt
-    would specialise the length). Called after the torch.cond squarings: an unbacked symbol pending when torch.cond
-    traces its branches fails the ONNX exporter."""
-    m = mt.to(torch.int64).item()
-    torch._check(m >= 2)
-    torch._check(m >= T)
-    torch._check(2 * m - T >= 1)
-    return m
+def transform_sizes(mt: torch.Tensor, m, T):
+    """(m, factors): eagerly (m an int) factors None, and the transforms are torch.fft's. When the matmul DFT is on
+    (fftconv.exported_dft: always under export) factors are those of the convolution's FFT length 2m
+    (fftconv.conv_factors, read out of the graph as unbacked SymInts when T is symbolic), and m their product / 2,
+    so the exporter knows every reshape of a length-m axis into the digits. On export this is called after the
+    torch.cond squarings: an unbacked symbol pending while torch.cond traces its branches fails the ONNX exporter."""
+    if not exported_dft():
+        return m, None
+    factors = conv_factors(max(T, 2) if isinstance(T, int) else torch.sym_max(T, 2))
+    return math.prod((factors[0] // 2, *factors[1:])), factors
+
+
+def inverse_dft(z, m: int, factors, real_out: bool = False):
+    """ifft (with its 1/m) of z = (re, im or None) along the last axis, of length m: torch.fft eagerly (factors None),
+    the matmul DFT (fftconv.cdft over the digits (M1/2, M2, ..) of m) otherwise. real_out: the real part only."""
+    re, im = z
+    if factors is None:
+        w = torch.fft.ifft(torch.complex(re, torch.zeros_like(re) if im is None else im))
+        return w.real if real_out else (w.real, w.imag)
+    w = cdft(re, im, (factors[0] // 2, *factors[1:]), inverse=True, real_out=real_out)
+    return w / m if real_out else (w[0] / m, w[1] / m)
+
+
+def cauchy_weights(a: Complex, w) -> torch.Tensor:
+    """1 / |a_n - w_j|^2 [H, m, M] for a (re, im) [H, M] and w = (re, im) [m] on the unit circle: the one real
+    [H, m, M] tensor of the Cauchy matrix 1 / (a_n - w_j) = (conj a_n - conj w_j) / |a_n - w_j|^2, whose
+    denominator |a|^2 + 1 - 2 Re(a conj w) is a rank-3 product (one matmul and a reciprocal on the large tensor
+    instead of eight element-wise ops). The cancellation near the unit circle costs digits of float64's 16: on
+    the trained s4-induction-heads layers (1 - |a_n| down to 1.6e-5) the kernel is within 6e-12 of the dense
+    reference C Abar^k Bbar at 1K and 8K taps."""
+    ar, ai = a
+    pts = torch.stack([w[0], w[1], torch.ones_like(w[0])], -1)                    # [m, 3]
+    coef = torch.stack([-2 * ar, -2 * ai, ar * ar + ai * ai + 1], -2)             # [H, 3, M]
+    return 1 / (pts @ coef)
+
+
+def cauchy_times(inv, a: Complex, w, V: Complex) -> Complex:
+    """sum_n V_n (-w_j) / (a_n - w_j) [H, m, k] for V (re, im) [H, M, k] (the factor -w_j is the Cauchy kernel's
+    -conj(z_j): module docstring, step 2): with the real weights (cauchy_weights), -w (conj a - conj w) inv =
+    (1 - w conj a) inv since |w| = 1, so it is sum_n inv_jn V_n - w_j sum_n inv_jn conj(a_n) V_n, one matmul."""
+    k = V[0].shape[-1]
+    aV = ds.cmul((a[0].unsqueeze(-1), -a[1].unsqueeze(-1)), V)
+    S = inv @ torch.cat([V[0], V[1], aV[0], aV[1]], -1)                           # [H, m, 4k]
+    Sv, Sa = (S[..., :k], S[..., k:2 * k]), (S[..., 2 * k:3 * k], S[..., 3 * k:])
+    wS = ds.cmul((w[0].view(-1, 1), w[1].view(-1, 1)), Sa)
+    return Sv[0] - wS[0], Sv[1] - wS[1]
+
+
+def cauchy_left(X: Complex, inv, a: Complex, w) -> Complex:
+    """sum_j X_j / (a_n - w_j) [H, R, M] for X (re, im) [H, R, m]: conj(a_n) sum_j X_j inv_jn
+    - sum_j (X_j conj w_j) inv_jn, one matmul."""
+    R = X[0].shape[1]
+    Xw = ds.cmul(X, (w[0], -w[1]))
+    S = torch.cat([X[0], X[1], Xw[0], Xw[1]], 1) @ inv                           # [H, 4R, M]
+    Sx, Sw = (S[:, :R], S[:, R:2 * R]), (S[:, 2 * R:3 * R], S[:, 3 * R:])
+    aS = ds.cmul((a[0].unsqueeze(1), -a[1].unsqueeze(1)), Sx)
+    return aS[0] - Sw[0], aS[1] - Sw[1]
 
 
 # --- the layer ----------------------------------------------------------------------------------------------------
@@ -231,9 +279,9 @@ class S4Layer(nn.Module):
 
     # --- convolution mode ---------------------------------------------------------------------------------------------
     def _generating(self, m, mt: torch.Tensor, Am: torch.Tensor):
-        """Steps 1-3 of the module docstring at the m roots of unity z_j. Returns Khat (re, im) [H, m], the conjugate
-        of the Cauchy matrix Gt = 1 / (a_n - conj z_j) (re, im) [H, m, M], the weights conj z_j and s_j beta_j (re, im) [H, m], and
-        Abar^m [H, 2M, 2M] (given: `power`).
+        """Steps 1-3 of the module docstring at the m roots of unity z_j, given Abar^m [H, 2M, 2M] (`power`). Returns
+        Khat (re, im) [H, m], the Cauchy matrix's weights 1 / |a_n - conj z_j|^2 [H, m, M] with a (re, im) [H, M]
+        (`cauchy_weights`), and conj z_j [m] and s_j beta_j (re, im) [H, m] for the final state.
 
         The Cauchy kernel is evaluated as 1 / d_n(z) = -e_n conj(z) / (a_n - conj(z)), a_n = e_n (1 + dt/2 lambda_n)
         the diagonal of Abar's DPLR form (|a_n| < 1 where Re lambda_n < 0, so no pole on the unit circle): the same
@@ -247,15 +295,11 @@ class S4Layer(nn.Module):
         ct = (0.5 * ct[..., :M], -0.5 * ct[..., M:])                              # back to the kept modes' c~
         theta = torch.arange(m, dtype=torch.float64) * (2 * math.pi / mt)
         wz = (torch.cos(theta), torch.sin(theta))                                 # conj z_j = exp(2 pi i j / m): [m]
-        dr = a[0].unsqueeze(1) - wz[0].view(-1, 1)                                # a_n - conj z_j: [H, m, M]
-        di = a[1].unsqueeze(1) - wz[1].view(-1, 1)
-        inv = 1 / (dr * dr + di * di)
-        Gc = (dr * inv, di * inv)                                                 # conj(Gt): saves a Neg on [H, m, M]
+        inv = cauchy_weights(a, wz)                                               # 1 / |a_n - conj z_j|^2: [H, m, M]
         V = [ds.cmul(ct, b), ds.cmul(ct, p), ds.cmul(conj(p), b), (p[0] * p[0] + p[1] * p[1], torch.zeros_like(p[0]))]
         V = [ds.cmul(e, v) for v in V]
         V = (torch.stack([v[0] for v in V], -1), torch.stack([v[1] for v in V], -1))    # e_n v_n: [H, M, 4]
-        top = conj(cmatmul(Gc, conj(V)))                                          # Gt V: [H, m, 4]
-        top = ds.cmul((-wz[0].view(-1, 1), -wz[1].view(-1, 1)), top)              # sum_n v_n / d_n(z_j), kept half
+        top = cauchy_times(inv, a, wz, V)                                         # sum_n v_n / d_n(z_j), kept half
         k = (top[0] + reverse_mod(top[0], m, 1), top[1] - reverse_mod(top[1], m, 1))   # + the conjugate half
         k00, k01, k10, k11 = [(k[0][..., i], k[1][..., i]) for i in range(4)]
         h = dt * 0.5                                                              # [H, 1]
@@ -264,36 +308,39 @@ class S4Layer(nn.Module):
         sbeta = ds.cmul(s, ds.cmul(k10, cinv((1 + sk[0], sk[1]))))
         corr = ds.cmul(k01, sbeta)
         khat = (dt * (k00[0] - corr[0]), dt * (k00[1] - corr[1]))
-        return khat, Gc, wz, sbeta, Am
+        return khat, inv, a, wz, sbeta
 
     def kernel(self, L: int) -> torch.Tensor:
         """K_0 .. K_(L-1) [H, L] (float64) from the generating function at the L roots of unity (eager, any L >= 2)."""
         khat = self._generating(L, torch.tensor(float(L), dtype=torch.float64), self.power(self.dense_real(), L, None))[0]
-        return torch.fft.ifft(torch.complex(*khat)).real
+        return inverse_dft(khat, L, None, real_out=True)
 
     def plan(self, T):
-        """(m, mt, Abar^m) for a sequence of T tokens (see Model._prefill for the order of the steps on export)."""
+        """(m, mt, Abar^m, factors) for a sequence of T tokens (`transform_sizes`; see Model._prefill for the order
+        of the steps on export)."""
         mt, m = half_size(T)
         Am = self.power(self.dense_real(), m, mt)
-        return (half_size_int(mt, T) if m is None else m), mt, Am
+        m, factors = transform_sizes(mt, m, T)
+        return m, mt, Am, factors
 
     def ssm_forward(self, u, plan=None):
         """u [B, T, H] -> (y [B, T, H] without the D skip, final state (re, im) [B, H, M]), computed in float64.
         plan: this layer's plan(T), if already made."""
         Bsz, T, H = u.shape
-        m, mt, Am = self.plan(T) if plan is None else plan
-        khat, Gc, wz, sbeta, Am = self._generating(m, mt, Am)
-        W = torch.view_as_real(torch.fft.ifft(torch.view_as_complex(torch.stack(khat, -1))))
-        K = W[..., 0]                                                             # [H, m]: K_0 .. K_(m-1)
+        m, mt, Am, factors = self.plan(T) if plan is None else plan
+        khat, inv, a, wz, sbeta = self._generating(m, mt, Am)
+        K = inverse_dft(khat, m, factors, real_out=True)                          # [H, m]: K_0 .. K_(m-1)
         x = u.double().transpose(1, 2)                                            # [B, H, T]
-        y = causal_conv(x, K, m).transpose(1, 2)
+        # the convolution's FFT length 2m: the eager m, or the exported DFT's factors of 2m (K cut to the T taps used)
+        y = causal_conv(x, K, m) if factors is None else causal_conv(x, K.narrow(-1, 0, T), factors)
+        y = y.transpose(1, 2)
         # final state: (I - Abar^m) sum_j F_j r(z_j), F = iFFT(reversed u), r_n(z) = dt (b_n - s beta p_n) / d_n(z),
         # 1 / d_n(z_j) = -e_n conj(z_j) Gt_jn
         xr = F.pad(x.flip(-1), (0, m - T))
-        Fc = torch.view_as_real(torch.fft.ifft(torch.view_as_complex(torch.stack([xr, torch.zeros_like(xr)], -1))))
-        Fw = ds.cmul((Fc[..., 0].transpose(0, 1), Fc[..., 1].transpose(0, 1)), wz)      # F_j conj z_j: [H, B, m]
+        Fc = inverse_dft((xr, None), m, factors)
+        Fw = ds.cmul((Fc[0].transpose(0, 1), Fc[1].transpose(0, 1)), wz)          # F_j conj z_j: [H, B, m]
         Fs = ds.cmul(Fw, (sbeta[0].unsqueeze(1), sbeta[1].unsqueeze(1)))
-        Y = conj(cmatmul((torch.cat([Fw[0], Fs[0]], 1), -torch.cat([Fw[1], Fs[1]], 1)), Gc))  # . Gt: [H, 2B, M]
+        Y = cauchy_left((torch.cat([Fw[0], Fs[0]], 1), torch.cat([Fw[1], Fs[1]], 1)), inv, a, wz)   # . Gt: [H, 2B, M]
         dt, _, p, b, _ = self.continuous()
         e = self._bilinear()[0]
         ne = (-dt * e[0], -dt * e[1])                                            # -dt e_n: [H, M]
@@ -337,9 +384,8 @@ class Model(ds.DiagLM):
         mt, m = half_size(T)
         s4 = [r.fn for subs in self.layers for r in subs if isinstance(r.fn, S4Layer)]
         powers = [layer.power(layer.dense_real(), m, mt) for layer in s4]
-        if m is None:
-            m = half_size_int(mt, T)
-        plans = {id(layer): (m, mt, Am) for layer, Am in zip(s4, powers)}
+        m, factors = transform_sizes(mt, m, T)
+        plans = {id(layer): (m, mt, Am, factors) for layer, Am in zip(s4, powers)}
         h = self.embedding(input_ids)
         states = []
         for subs in self.layers:

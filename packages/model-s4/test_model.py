@@ -128,10 +128,32 @@ def test_kernel_without_c_tilde_is_wrong():
 
 
 @torch.no_grad()
+def test_cauchy_products_are_the_complex_cauchy_matrix():
+    """cauchy_times and cauchy_left (real weights 1 / |a - w|^2, numerators folded into the sums) equal products
+    with the complex128 Cauchy matrix 1 / (a_n - w_j), including a close to the unit circle."""
+    g = torch.Generator().manual_seed(3)
+    H, m, M = 3, 16, 5
+    a = torch.polar(1 - torch.logspace(-4, -0.3, H * M, dtype=torch.float64).view(H, M),
+                    2 * math.pi * torch.rand(H, M, dtype=torch.float64, generator=g))
+    w = torch.exp(2j * math.pi * torch.arange(m, dtype=torch.float64) / m)
+    G = 1 / (a.unsqueeze(1) - w.view(-1, 1))                                     # [H, m, M]
+    V = torch.randn(H, M, 4, dtype=torch.complex128, generator=g)
+    X = torch.randn(H, 6, m, dtype=torch.complex128, generator=g)
+    pair = lambda z: (z.real, z.imag)                                             # noqa: E731
+    inv = s4.cauchy_weights(pair(a), pair(w))
+    want = (-w.view(-1, 1) * G) @ V                                              # with the kernel's -conj(z_j)
+    close(torch.complex(*s4.cauchy_times(inv, pair(a), pair(w), pair(V))), want, 1e-9 * float(want.abs().max()))
+    close(torch.complex(*s4.cauchy_left(pair(X), inv, pair(a), pair(w))), X @ G, 1e-9 * float((X @ G).abs().max()))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("matmul_dft", [False, True])
 @pytest.mark.parametrize("T", [1, 2, 5, 16, 17, 50])
-def test_prefill_is_the_convolution_and_the_state_the_recurrence(T):
+def test_prefill_is_the_convolution_and_the_state_the_recurrence(T, matmul_dft, monkeypatch):
     """ssm_forward (FFT conv of length 2m, final state through the Cauchy matrix) equals the causal convolution with
-    the naive kernel, and its final state the dense recurrence x_t = Abar x_(t-1) + Bbar u_t (kept half)."""
+    the naive kernel, and its final state the dense recurrence x_t = Abar x_(t-1) + Bbar u_t (kept half); with
+    torch.fft (eager) and with the matmul DFTs of the exported graph (fftconv.cdft, rdft / irdft)."""
+    monkeypatch.setattr(s4, "exported_dft", lambda: matmul_dft)
     layer = perturbed_layer(seed=T)
     u = torch.randn(2, T, 4, dtype=torch.float64)
     y, (xr, xi) = layer.ssm_forward(u)
@@ -173,6 +195,19 @@ def test_mlp_sublayer_option():
 
 def test_onnx_export_dynamic_length(tmp_path):
     """prefill.onnx (traced at 40 tokens: m = 64) runs at 37 (m = 64) and 300 (m = 512), step.onnx steps through
-    both; onnxruntime matches PyTorch within 1e-5 (logits and final states), the steps match the prefill too."""
+    both; onnxruntime matches PyTorch within 1e-5 (logits and final states), the steps match the prefill too. Its
+    transforms are matmuls: no DFT op is left in the graph."""
+    import onnx
+
     net = seeded_model(s4.Model, {"d_model": 16, "n_layers": 1, "d_state": 16, "dt_max": 0.5}, 20, seed=6)
     check_onnx_export(net, 20, tmp_path, opset=s4.ONNX_OPSET)
+    def op_types(graph):                                                          # with the If / Loop bodies
+        for n in graph.node:
+            yield n.op_type
+            for a in n.attribute:
+                for g in [a.g, *a.graphs]:
+                    yield from op_types(g)
+
+    model = onnx.load(str(tmp_path / "prefill.onnx"))
+    ops = set(op_types(model.graph)) | {n.op_type for f in model.functions for n in f.node}
+    assert {"MatMul", "If"} <= ops and "DFT" not in ops
