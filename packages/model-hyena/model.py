@@ -65,8 +65,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# rfft_half, irfft_half: imported for the tests
-from ssmbench_trainer.fftconv import causal_conv, conv_factors, exported_dft, irfft_half, pow2_at_least, rfft_half  # noqa: F401
+from ssmbench_trainer.fftconv import causal_conv, conv_factors, irfft_half, pow2_at_least, rfft_half  # noqa: F401 (rfft_half, irfft_half: tests)
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state
 
 FAMILY = "hyena"
@@ -127,6 +126,12 @@ def fft_causal_conv(z, h):
 
 
 EXPORT_DFT_DTYPE = torch.float64   # of the exported matmul DFT (module docstring: float32 vs float64)
+
+
+def exported_dft() -> bool:
+    """True while torch.export traces the model: the long convolutions then take the matmul form (module docstring).
+    Eager runs (training, the PyTorch baselines) keep torch.fft, the fastest form there."""
+    return torch.compiler.is_exporting()
 
 
 def direct_causal_conv(z, h):

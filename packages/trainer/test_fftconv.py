@@ -68,27 +68,6 @@ def test_dft_matrices_are_accurate_in_float32():
         assert (re.double() - exact.real).abs().max() < 6e-8 and (im.double() - exact.imag).abs().max() < 6e-8
 
 
-CDFT_FACTORS = [(1,), (4,), (1, 2), (2, 1), (2, 2), (4, 2), (2, 8), (1, 1, 2), (2, 4, 2), (4, 4, 4), (8, 2, 2, 2)]
-
-
-@pytest.mark.parametrize("factors", CDFT_FACTORS)
-def test_cdft_is_torch_fft_in_natural_order(factors):
-    """cdft (any complex input, natural order in and out) = torch.fft.fft, and with inverse=True n * ifft; a real
-    input (xi None) and a real part only (real_out) give the same numbers; the lead dims are kept."""
-    n = math.prod(factors)
-    g = torch.Generator().manual_seed(n + len(factors))
-    x = torch.complex(torch.randn(2, 3, n, dtype=torch.float64, generator=g),
-                      torch.randn(2, 3, n, dtype=torch.float64, generator=g))
-    same = lambda got, want: torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)   # noqa: E731
-    same(torch.complex(*fc.cdft(x.real, x.imag, factors)), torch.fft.fft(x))
-    same(torch.complex(*fc.cdft(x.real, x.imag, factors, inverse=True)), torch.fft.ifft(x) * n)
-    same(torch.complex(*fc.cdft(x.real, None, factors)), torch.fft.fft(x.real))
-    same(torch.complex(*fc.cdft(x.real, None, factors, inverse=True)), torch.fft.ifft(x.real) * n)
-    same(fc.cdft(x.real, x.imag, factors, inverse=True, real_out=True), (torch.fft.ifft(x) * n).real)
-    same(fc.cdft(x.real, None, factors, real_out=True), torch.fft.fft(x.real).real)
-    same(torch.complex(*fc.cdft(x.real[0, 0], x.imag[0, 0], factors)), torch.fft.fft(x[0, 0]))   # no lead dims
-
-
 @pytest.mark.parametrize("parts", [2, 3, 4])
 def test_conv_factors(parts):
     for T in [*LENGTHS, 4095, 4096, 4097, 65536, 1 << 20]:

@@ -100,13 +100,6 @@ def causal_conv(u, k, m):
 
 # --- Matrix-multiply DFT (the exported form) ----------------------------------------------------------------------
 
-def exported_dft() -> bool:
-    """True while torch.export traces a model: the transforms then take the matmul form (module docstring). Eager
-    runs (training, the PyTorch baselines) keep torch.fft, the fastest form there. Tests patch it to check the matmul
-    form eagerly."""
-    return torch.compiler.is_exporting()
-
-
 def conv_factors(T, parts: int = 4, lead: int = 8):
     """Factors (M1, .., M_parts) of the FFT length N = 2m of a causal convolution of length T (m: the smallest power
     of two >= T), for rdft / irdft. With N = 2^p, digit 1 gets the exponent floor((p + lead) / parts) and the others
@@ -261,46 +254,3 @@ def irdft(yr, yi, plan: DftPlan, scale: float = 1.0):
     x = (gr * c) @ yr.reshape(h + 1, -1) + (gi * c) @ yi.reshape(h + 1, -1)   # Re(conj(W) Z) = Wr Zr + Wi Zi
     x = x.reshape([h] + list(factors[1:-1]) + lead + [factors[-1]])
     return x.permute(*range(d - 1, d - 1 + nl), *range(d - 1), d - 1 + nl).reshape(lead + [n // 2])
-
-
-def cdft(xr, xi, factors, inverse: bool = False, real_out: bool = False):
-    """X_k = sum_n x_n W^{nk} along the last axis of x = xr + i xi [..., n], n = prod(factors), W = exp(-2 pi i / n)
-    (inverse: exp(+2 pi i / n), without the 1/n), natural order in and out, by one matmul per digit: the four-step
-    recursion of rdft, X[k1 + M1 k'] = sum_n' W_R^{n'k'} W_n^{n'k1} sum_n1 W_M1^{n1 k1} x[n1 R + n'] (R = n / M1),
-    for inputs that are neither real nor half zero, and outputs a pointwise product cannot take digit-reversed.
-    Each digit's axis is moved to the front, so its DFT is one [M, M] x [M, everything else] product; the twiddle
-    W_R^{n'k} is a pointwise product after it. The output digits pile up outermost-last, which is the natural
-    order once the rows are moved back in front. xi None: a real input (half the first digit's products);
-    real_out: the real part only (half the last digit's)."""
-    n = math.prod(factors)
-    lead = list(xr.shape[:-1])
-    dtype, device = xr.dtype, xr.device
-    sign = -1.0 if inverse else 1.0
-    rows = math.prod(lead)
-    yr, yi = xr.reshape(1, rows, n), None if xi is None else xi.reshape(1, rows, n)   # [done digits, rows, rest]
-    R = n
-    for i, f in enumerate(factors):
-        R = R // f
-        k = torch.arange(f, device=device)
-        wr, wi = _unit_powers(k.unsqueeze(-1) * k, f, dtype)
-        wi = wi * sign
-
-        def front(y):                                   # [P, rows, f, R] -> [f, P rows R]
-            return y.reshape(y.shape[0], rows, f, R).permute(2, 0, 1, 3).reshape(f, -1)
-
-        if yi is None:
-            zr, zi = wr @ front(yr), wi @ front(yr)
-        elif real_out and i == len(factors) - 1:
-            zr, zi = wr @ front(yr) - wi @ front(yi), None
-        else:
-            zr, zi = cmatmul(wr, wi, front(yr), front(yi))
-        if i < len(factors) - 1:                        # twiddle W_(f R)^{n' k}: [f, 1, R]
-            tr, ti = _unit_powers(k.unsqueeze(-1) * torch.arange(R, device=device), f * R, dtype)
-            tr, ti = tr.unsqueeze(1), (ti * sign).unsqueeze(1)
-            zr, zi = zr.reshape(f, -1, R), zi.reshape(f, -1, R)
-            zr, zi = zr * tr - zi * ti, zr * ti + zi * tr
-        yr = zr.reshape(-1, rows, R)
-        yi = None if zi is None else zi.reshape(-1, rows, R)
-    out = lambda y: y.reshape(n, rows).transpose(0, 1).reshape(lead + [n])   # noqa: E731
-    return out(yr) if real_out else (out(yr), out(yi))
-
