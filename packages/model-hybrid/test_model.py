@@ -103,10 +103,7 @@ def test_stack_repeats_to_n_layers():
 
 
 # --- one family: the hybrid is that family's model -----------------------------------------------------------------
-# S4's Model orders its layers' kernel squarings before the one read-out of the FFT length (an ONNX export constraint)
-# by overriding the shell's _prefill, so it is refused as a layer, by name (test_refuses_s4).
-REFUSED = {"s4"}
-LAYER_FAMILIES = [f for f in hybrid.available_families() if f not in REFUSED]
+LAYER_FAMILIES = hybrid.available_families()
 
 
 @torch.no_grad()
@@ -262,8 +259,3 @@ def test_every_family_can_be_a_layer():
                        VOCAB)
     assert isinstance(net, CausalLM) and list(net.shared) == ["hgrn"]
     assert len(net.layers) == len(LAYER_FAMILIES)
-
-
-def test_refuses_s4():
-    with pytest.raises(ValueError, match="family 's4' cannot be a hybrid's layer: its Model overrides _prefill"):
-        hybrid.Model({"stack": "s4", "n_layers": 1}, VOCAB)
