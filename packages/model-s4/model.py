@@ -316,7 +316,7 @@ class S4Layer(nn.Module):
 
     def ssm_forward(self, u):
         """u [B, T, H] -> (y [B, T, H] without the D skip, final state (re, im) [B, H, M]), computed in float64:
-        the convolution mode, or the chunked recurrence under export (chunked_prefill)."""
+        the convolution mode with gradients, the chunked recurrence without (chunked_prefill)."""
         if chunked_prefill():
             return self.chunked_ssm(u)
         Bsz, T, H = u.shape
