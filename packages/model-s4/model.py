@@ -75,7 +75,7 @@ from torch import nn
 
 from ssmbench_trainer import diagscan as ds
 from ssmbench_trainer.fftconv import causal_conv, reverse_mod
-from ssmbench_trainer.gatedscan import n_chunks, n_levels, previous_chunk
+from ssmbench_trainer.gatedscan import causal_toeplitz, n_chunks, n_levels, previous_chunk
 from ssmbench_trainer.lm import state
 
 FAMILY = "s4"
@@ -366,17 +366,14 @@ class S4Layer(nn.Module):
         leave the state at zero, so the last chunk ends on the true final state), then per chunk c, position i:
             y = sum_(k<=i) K_(i-k) u_(c,k) + R_i S_(c-1)       (a Q x Q Toeplitz product and a [2M] x [Q] one)
             S_c = Abar^Q S_(c-1) + sum_k P_(Q-1-k) u_(c,k)      (`chunk_states`: doubling over the chunks)
-        All matmuls, O(T (Q + 4M)) per channel (convolution mode: O(T M) element-wise on [H, m, M] and the FFTs)."""
+        All matmuls (cost: module docstring)."""
         Bsz, T, H = u.shape
         Q = self.chunk
         P, R, AQ, K = self.chunk_operators()
         C = n_chunks(T, Q)
         pad = C * Q - T
         x = F.pad(u.double().transpose(1, 2), (pad, 0)).reshape(Bsz, H, C, Q)   # [B, H, C, Q]
-        i = torch.arange(Q)
-        lag = i.view(-1, 1) - i.view(1, -1)
-        toeplitz = torch.where(lag >= 0, K[:, lag.clamp(min=0)], torch.zeros((), dtype=K.dtype))   # [H, Q, Q]
-        y = x @ toeplitz.transpose(-1, -2)                                        # intra-chunk: [B, H, C, Q]
+        y = x @ causal_toeplitz(K).transpose(-1, -2)                              # intra-chunk: [B, H, C, Q]
         E = x @ P.flip(1)                                                         # each chunk's own input: [B, H, C, 2M]
         S = chunk_states(E, AQ, n_levels(C, self.scan_levels))                    # chunk-end states: [B, H, C, 2M]
         y = y + previous_chunk(S, 2) @ R.transpose(-1, -2)                        # + the state entering each chunk

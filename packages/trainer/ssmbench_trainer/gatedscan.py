@@ -205,6 +205,14 @@ def lti_powers(log_mag, phase, L: int):
     return mag * torch.cos(ang), mag * torch.sin(ang)
 
 
+def causal_toeplitz(K):
+    """The causal convolution with the taps K [..., Q] as a matrix [..., Q (t), Q (s)]: K_(t-s) where s <= t, else 0
+    (so that x @ its transpose convolves the chunk x [..., Q])."""
+    j = torch.arange(K.shape[-1], device=K.device)
+    lag = j[:, None] - j[None, :]
+    return torch.where(lag >= 0, K[..., lag.clamp(min=0)], torch.zeros((), dtype=K.dtype, device=K.device))
+
+
 def lti_chunked(u, log_mag, phase, b, c, chunk: int, levels: int = 16):
     """Diagonal LTI SSM per channel over time: s_t = lambda s_{t-1} + b u_t, y_t = Re(sum_n c_n s_t,n), s_{-1} = 0.
 
@@ -224,10 +232,7 @@ def lti_chunked(u, log_mag, phase, b, c, chunk: int, levels: int = 16):
     # Intra-chunk: causal convolution with K_l = Re(sum_n c_n b_n lambda_n^l), as a Toeplitz matmul.
     cbr, cbi = cmul(cr, ci, br, bi)
     K = (cmul(cbr.unsqueeze(-1), None if cbi is None else cbi.unsqueeze(-1), Pr[..., :Q], None if Pi is None else Pi[..., :Q])[0]).sum(1)   # [D, Q]
-    j = torch.arange(Q, device=u.device)
-    lag = j[:, None] - j[None, :]
-    toeplitz = torch.where(lag >= 0, K[:, lag.clamp(min=0)], torch.zeros((), dtype=u.dtype, device=u.device))   # [D, Q(t), Q(s)]
-    y = uc @ toeplitz.transpose(-1, -2)                                           # [D, B n, Q]
+    y = uc @ causal_toeplitz(K).transpose(-1, -2)                                 # [D, B n, Q]
     # The chunk's own end state U = sum_s lambda^(Q-1-s) b u_s = u @ W^T, W[n, s] = b_n lambda_n^(Q-1-s).
     rev = torch.arange(Q - 1, -1, -1, device=u.device)
     Wr, Wi = cmul(br.unsqueeze(-1), None if bi is None else bi.unsqueeze(-1), Pr.index_select(-1, rev),
