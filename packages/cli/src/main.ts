@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
             .option("max-logits-gb", { type: "number", desc: "--suite speed: skip cells whose logits alone exceed this (default 2)" })
             .option("decode-threads", { type: "number", desc: "--suite speed: intra-op threads of decode steps, onnxruntime-node and PyTorch alike (default --threads)" })
             .option("redo", { type: "string", desc: "--suite speed with --resume: checkpoint ids measured again from scratch, their earlier rows in the run replaced (after a re-export or a model.py change)" })
+            .option("redo-split", { type: "string", desc: "--suite speed with --redo: measure again only that split (prefill or decode) of those checkpoints, keeping their other rows" })
             .option("max-batch-tokens", { type: "number", desc: "--suite speed: skip batched prefill cells of more tokens than this (batch x length; default no limit)" })
             .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
             }),
         (a) =>
           a.suite === "speed"
-            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"], decodeThreads: a["decode-threads"] }))
+            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"], decodeThreads: a["decode-threads"], redoSplit: a["redo-split"] }))
             : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], streamAbove: a["stream-above"] }),
       )
       .command(

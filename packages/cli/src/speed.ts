@@ -22,6 +22,8 @@ export interface SpeedArgs {
   resume?: string;
   /** --redo a,b: with --resume, checkpoints measured again from scratch. */
   redo?: string;
+  /** --redo-split decode: only that split of the --redo checkpoints is measured again. */
+  redoSplit?: string;
   threads?: number;
   cellTimeout?: number;
 }
@@ -45,6 +47,8 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   if (redo?.length && a.resume === undefined) throw new UserError("--redo re-measures checkpoints inside an earlier run", "add --resume <run-id> (the run to correct)");
   const unknownRedo = redo?.filter((id) => !checkpoints.some((c) => c.card.id === id)) ?? [];
   if (unknownRedo.length) throw new UserError(`--redo ${unknownRedo.join(", ")}: not among this run's checkpoints (${checkpoints.map((c) => c.card.id).join(", ")})`, "name checkpoint ids that --model selects");
+  if (a.redoSplit !== undefined && a.redoSplit !== "prefill" && a.redoSplit !== "decode") throw new UserError(`--redo-split ${a.redoSplit}: must be prefill or decode`, "e.g. --redo-split decode");
+  if (a.redoSplit !== undefined && !redo?.length) throw new UserError("--redo-split narrows --redo", "add --redo <checkpoint ids> (and --resume <run-id>)");
   const quick = a.quick;
   const started = performance.now();
   const runId = a.runId ?? (a.resume || newRunId());
@@ -70,6 +74,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     runId,
     resume: a.resume !== undefined,
     redo,
+    redoSplit: a.redoSplit as "prefill" | "decode" | undefined,
     runtimes: [chromiumSpeedRuntimes()],
   });
   console.log(formatTable(rows));

@@ -37,7 +37,8 @@ if (import.meta.filename === process.argv[1]) {
   runCell(spec)
     .catch((e): CellResult => ({ status: statusOf(e), note: oneLine(e) }))
     .then((r) => {
-      process.stdout.write(`${JSON.stringify(r)}\n`);
-      process.exit(0);
+      // Exit once the line is flushed: on a pipe, stdout is asynchronous and an exit right after write() cuts a
+      // long line (thousands of decode samples) at 64 KiB.
+      process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(0));
     });
 }

@@ -8,7 +8,7 @@ import { UserError } from "@ssmbench/core";
 import { formatResultsCsv, parseResultsCsv } from "@ssmbench/report";
 import { discoverCheckpoints, loadCheckpoint } from "./discover.ts";
 import type { CellResult, CellSpec } from "./speed.ts";
-import { TORCH_EP, crashedCell, speedCheckpoints, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
+import { TORCH_EP, crashedCell, decodeSteps, speedCheckpoints, speedDefaults, speedSuite, widestPerFamily, type SpeedRuntime, type SpeedRuntimeProvider, type SpeedSuiteOptions } from "./speed-suite.ts";
 import { root, ssmbench, tmp } from "./test-cli.ts";
 
 const rowsOf = (dir: string, run: string) => parseResultsCsv(readFileSync(join(dir, `${run}.csv`), "utf8"), `${run}.csv`);
@@ -100,7 +100,7 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
   function fake(result: (spec: CellSpec) => CellResult) {
     const seen = { specs: [] as CellSpec[], closed: 0 };
     const provider: SpeedRuntimeProvider = {
-      eps: ["fake-wasm", "fake-gpu"],
+      eps: ["fake-wasm", "fake-wasm2", "fake-gpu"],
       open: async (ep) => {
         if (ep === "fake-gpu") throw new UserError("no adapter", "use fake-wasm");
         const rt: SpeedRuntime = { runtime: "onnxruntime-web (fake)", version: "1.0 (Fake 2)", ep, run: async (spec) => (seen.specs.push(spec), result(spec)), close: async () => void seen.closed++ };
@@ -162,13 +162,48 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     expect(new Set(rows.map((r) => r.checkpoint_sha256))).toEqual(new Set([ckpt.card.files.find((f) => f.path === "prefill.onnx")!.sha256]));
   });
 
-  it("refuses --redo without --resume, and a --redo id the run does not time", () => {
+  it("with --redo-split decode, measures only the decode cells again and keeps the prefill rows", async () => {
+    const out = tmp();
+    const { provider } = fake(() => ({ status: "ok", samples_ms: [2, 2, 2], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    const first = await speedSuite(options(out, ["fake-wasm"], [provider]));
+    const { provider: again, seen } = fake(() => ({ status: "ok", samples_ms: [5, 5, 5], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite({ ...options(out, ["fake-wasm"], [again]), resume: true, redo: [ckpt.card.id], redoSplit: "decode" });
+    expect(seen.specs.map((s) => s.kind)).toEqual(["decode"]);
+    const rows = rowsOf(out, "r");
+    expect(rows).toHaveLength(first.rows.length);
+    expect(rows.find((r) => r.metric === "prefill_tokens_per_s")!.value).toBeCloseTo((64 * 1000) / 2, 6); // kept
+    expect(rows.find((r) => r.metric === "decode_ms_per_token")!.value).toBe(5); // measured again
+  });
+
+  it("runs each cell on every runtime in turn, so the rows a ratio divides are measured side by side", async () => {
+    const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite(options(tmp(), ["fake-wasm", "fake-wasm2"], [provider]));
+    expect(seen.specs.map((s) => [s.kind, s.ep])).toEqual([["prefill", "fake-wasm"], ["prefill", "fake-wasm2"], ["decode", "fake-wasm"], ["decode", "fake-wasm2"]]);
+  });
+
+  it("caps a growing cache's decode steps at a quarter of the context, so the cell measures that context", async () => {
+    const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_mb: 100, note: "" }));
+    await speedSuite({ ...options(tmp(), ["fake-wasm"], [provider]), contexts: [64, 4096] });
+    // the Transformer's KV cache grows: at least 32 steps, at most context / 4; the warm-up no longer than the steps
+    expect(seen.specs.filter((s) => s.kind === "decode").map((s) => [s.seqLen, s.steps, s.warmupSteps])).toEqual([[64, 32, 32], [4096, 1024, 64]]);
+    const constant = loadCheckpoint(join(root, "models", "mamba-induction-heads")).card;
+    expect(decodeSteps(constant, 64, speedDefaults.steps)).toBe(speedDefaults.steps);
+    expect(decodeSteps(ckpt.card, 1024, speedDefaults.steps)).toBe(256);
+  });
+
+  it("refuses --redo without --resume, a --redo id the run does not time, and a --redo-split that is not a split or has no --redo", () => {
     const a = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--redo", "transformer-induction-heads", "--ep", "cpu", "--no-torch"]);
     expect(a.code).toBe(2);
     expect(a.err).toContain("--resume");
     const b = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo", "mamba-induction-heads", "--ep", "cpu", "--no-torch"]);
     expect(b.code).toBe(2);
     expect(b.err).toContain("not among this run's checkpoints");
+    const c = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo", "transformer-induction-heads", "--redo-split", "steps", "--ep", "cpu", "--no-torch"]);
+    expect(c.code).toBe(2);
+    expect(c.err).toContain("--redo-split steps: must be prefill or decode");
+    const d = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo-split", "decode", "--ep", "cpu", "--no-torch"]);
+    expect(d.code).toBe(2);
+    expect(d.err).toContain("add --redo");
   });
 
   it("asks decode cells, and only them, for --decode-threads step threads", async () => {
@@ -189,7 +224,7 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     const { provider, seen } = fake(() => ({ status: "ok", note: "" }));
     await expect(speedSuite(options(out, ["fake-wasm", "fake-gpu"], [provider]))).rejects.toThrow(/no adapter[\s\S]*use fake-wasm/);
     expect(seen.closed).toBe(1); // the runtime opened before the refusal is closed
-    await expect(speedSuite(options(out, ["fake-wasn"], [provider]))).rejects.toThrow(/unknown execution provider "fake-wasn" \(did you mean "fake-wasm"\?\)[\s\S]*cpu, wasm, cuda, webgpu, fake-wasm, fake-gpu/);
+    await expect(speedSuite(options(out, ["fake-wasn"], [provider]))).rejects.toThrow(/unknown execution provider "fake-wasn" \(did you mean "fake-wasm"\?\)[\s\S]*cpu, wasm, cuda, webgpu, fake-wasm, fake-wasm2, fake-gpu/);
     expect(existsSync(join(out, "r.csv"))).toBe(false);
   });
 

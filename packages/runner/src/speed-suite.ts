@@ -48,6 +48,8 @@ export interface SpeedSuiteOptions {
    * prefill.onnx than the card's are re-measured without it.
    */
   redo?: readonly string[];
+  /** With redo: only the rows (and cells) of this split are measured again, the others kept (e.g. decode after a change to the step timing). */
+  redoSplit?: "prefill" | "decode";
   /** EPs timed by a runtime the caller supplies (the cli's Chromium, from packages/web), beside onnxruntime's own */
   runtimes?: SpeedRuntimeProvider[];
   log?: (line: string) => void;
@@ -59,8 +61,10 @@ export const speedDefaults = {
   contexts: [1024, 8192, 65536],
   maxLogitsBytes: 2 ** 31,
   timing: { warmup: 1, minSamples: 5, minTimeMs: 2000, maxTimeMs: 20_000, floorSamples: 3 } satisfies TimingOptions,
-  steps: 256,
-  warmupSteps: 16,
+  // Decode: at most this many timed steps, and at least MIN_STEPS and the timing's 2 s; a 0.1 ms step then gets
+  // thousands of samples (256 moved medians by 2x between cells on this VM). Growing caches: see decodeSteps.
+  steps: 8192,
+  warmupSteps: 64,
   cellTimeoutMs: 300_000,
 };
 
@@ -153,23 +157,31 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
   try {
     for (const ckpt of o.checkpoints) {
       const { card } = ckpt;
-      for (const rt of runtimes) {
+      const bases = runtimes.map((rt) => {
         const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
         const redo = o.redo?.includes(card.id) ?? false;
-        // This checkpoint's rows from an earlier attempt that no longer describe it: all of them under --redo, else
-        // those measured on another file (their cells run again below, and their extra rows must not linger).
-        const dropped = out.forget((r) => r.model === card.id && r.ep === rt.ep && r.task === "speed" && (redo || r.checkpoint_sha256 !== base.checkpoint_sha256));
-        if (dropped) log(`  ${card.id} ${rt.ep}: ${dropped} earlier row(s) dropped (${redo ? "--redo" : "measured on another checkpoint file"})`);
-        const emit = (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
-          const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
-          out.append(row);
-          written.push(row);
-        };
-        const cells: Omit<CellSpec, "dir" | "ep" | "threads" | "timing" | "steps" | "warmupSteps">[] = [
-          ...o.lengths.flatMap((L) => o.batches.map((B) => ({ kind: "prefill" as const, seqLen: L, batch: B }))),
-          ...o.contexts.map((C) => ({ kind: "decode" as const, seqLen: C, batch: 1 })),
-        ];
-        for (const cell of cells) {
+        // This checkpoint's rows from an earlier attempt that no longer describe it: all of them (or those of
+        // --redo-split) under --redo, else those measured on another file (their cells run again below, and their
+        // extra rows must not linger).
+        const redone = (r: ResultRow) => redo && (o.redoSplit === undefined || r.split === o.redoSplit);
+        const dropped = out.forget((r) => r.model === card.id && r.ep === rt.ep && r.task === "speed" && (redone(r) || r.checkpoint_sha256 !== base.checkpoint_sha256));
+        if (dropped) log(`  ${card.id} ${rt.ep}: ${dropped} earlier row(s) dropped (${redo ? `--redo${o.redoSplit ? ` --redo-split ${o.redoSplit}` : ""}` : "measured on another checkpoint file"})`);
+        return base;
+      });
+      const cells: Omit<CellSpec, "dir" | "ep" | "threads" | "timing" | "steps" | "warmupSteps">[] = [
+        ...o.lengths.flatMap((L) => o.batches.map((B) => ({ kind: "prefill" as const, seqLen: L, batch: B }))),
+        ...o.contexts.map((C) => ({ kind: "decode" as const, seqLen: C, batch: 1 })),
+      ];
+      // Cell by cell, every runtime in turn: the rows a ratio divides are measured seconds apart, not minutes, so
+      // this machine's drift moves them together.
+      for (const cell of cells)
+        for (const [i, rt] of runtimes.entries()) {
+          const base = bases[i]!;
+          const emit = (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
+            const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
+            out.append(row);
+            written.push(row);
+          };
           const main: Metric = cell.kind === "prefill" ? "prefill_tokens_per_s" : "decode_ms_per_token";
           const k = { split: cell.kind, seq_len: cell.seqLen, batch: cell.batch };
           if (out.done(rowKey({ model: card.id, task: "speed", ep: rt.ep, metric: main, ...k }))) continue;
@@ -184,7 +196,8 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
             continue;
           }
           const stepThreads = cell.kind === "decode" ? o.decodeThreads : undefined;
-          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing: o.timing, steps: o.steps, warmupSteps: o.warmupSteps, ...cell };
+          const steps = cell.kind === "decode" ? decodeSteps(card, cell.seqLen, o.steps) : o.steps;
+          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing: o.timing, steps, warmupSteps: Math.min(o.warmupSteps, steps), ...cell };
           const started = performance.now();
           const r = await rt.run(spec, o.cellTimeoutMs);
           const where = `${card.id} ${rt.runtime} ${rt.ep} ${cell.kind} len ${cell.seqLen} batch ${cell.batch}`;
@@ -207,12 +220,20 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
           else if (r.peak_rss_note) emit({ ...k, metric: "peak_rss_mb", value: null, n: 0, status: "na", note: r.peak_rss_note });
           log(`  ${where}: ${cell.kind === "prefill" ? `${Math.round((cell.batch * cell.seqLen * 1000) / t.median)} tok/s` : `${t.median.toFixed(3)} ms/token`} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
         }
-      }
     }
   } finally {
     out.close();
   }
   return { file: out.path, rows: written };
+}
+
+/**
+ * The most timed steps of a decode cell at `context`: `steps`, but for a growing cache (a state with past_seq) at
+ * most a quarter of the context, so the cell still measures that context (1K + 256 steps), not a longer one.
+ */
+export function decodeSteps(card: { states: readonly { shape: readonly (number | string)[] }[] }, context: number, steps: number): number {
+  const growing = card.states.some((s) => s.shape.includes("past_seq"));
+  return growing ? Math.min(steps, Math.max(MIN_STEPS, Math.floor(context / 4))) : steps;
 }
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
