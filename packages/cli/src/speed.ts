@@ -69,6 +69,7 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     timing: quick ? { warmup: 1, minSamples: 3, minTimeMs: 200, maxTimeMs: 5000, floorSamples: 2 } : speedDefaults.timing,
     steps: quick ? 32 : speedDefaults.steps,
     warmupSteps: quick ? 4 : speedDefaults.warmupSteps,
+    decodeMinTimeMs: quick ? undefined : speedDefaults.decodeMinTimeMs,
     cellTimeoutMs: (a.cellTimeout ?? speedDefaults.cellTimeoutMs / 1000) * 1000,
     outDir: resolve(root, a.out),
     runId,

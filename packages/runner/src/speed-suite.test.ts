@@ -179,6 +179,8 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     const { provider, seen } = fake(() => ({ status: "ok", samples_ms: [1, 1, 1], state_bytes: 8, peak_rss_mb: 100, note: "" }));
     await speedSuite(options(tmp(), ["fake-wasm", "fake-wasm2"], [provider]));
     expect(seen.specs.map((s) => [s.kind, s.ep])).toEqual([["prefill", "fake-wasm"], ["prefill", "fake-wasm2"], ["decode", "fake-wasm"], ["decode", "fake-wasm2"]]);
+    // decode cells time their steps for decodeMinTimeMs, prefill cells for the timing's minTimeMs
+    expect(seen.specs.map((s) => s.timing.minTimeMs)).toEqual([2000, 2000, 4000, 4000]);
   });
 
   it("caps a growing cache's decode steps at a quarter of the context, so the cell measures that context", async () => {

@@ -38,6 +38,8 @@ export interface SpeedSuiteOptions {
   timing: TimingOptions;
   steps: number;
   warmupSteps: number;
+  /** decode cells time steps for at least this long (default: timing.minTimeMs) */
+  decodeMinTimeMs?: number;
   cellTimeoutMs: number;
   outDir: string;
   runId: string;
@@ -61,10 +63,12 @@ export const speedDefaults = {
   contexts: [1024, 8192, 65536],
   maxLogitsBytes: 2 ** 31,
   timing: { warmup: 1, minSamples: 5, minTimeMs: 2000, maxTimeMs: 20_000, floorSamples: 3 } satisfies TimingOptions,
-  // Decode: at most this many timed steps, and at least MIN_STEPS and the timing's 2 s; a 0.1 ms step then gets
-  // thousands of samples (256 moved medians by 2x between cells on this VM). Growing caches: see decodeSteps.
-  steps: 8192,
+  // Decode: at least MIN_STEPS steps and decodeMinTimeMs, at most `steps`. This VM runs a 0.1 ms step at one speed
+  // for a second or two, then at half of it (both runtimes alike); 4 s of steps spans several such phases, where 256
+  // steps (the earlier default) fell inside one. Growing caches: see decodeSteps.
+  steps: 65536,
   warmupSteps: 64,
+  decodeMinTimeMs: 4000,
   cellTimeoutMs: 300_000,
 };
 
@@ -197,7 +201,8 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
           }
           const stepThreads = cell.kind === "decode" ? o.decodeThreads : undefined;
           const steps = cell.kind === "decode" ? decodeSteps(card, cell.seqLen, o.steps) : o.steps;
-          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing: o.timing, steps, warmupSteps: Math.min(o.warmupSteps, steps), ...cell };
+          const timing = cell.kind === "decode" && o.decodeMinTimeMs !== undefined ? { ...o.timing, minTimeMs: o.decodeMinTimeMs } : o.timing;
+          const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing, steps, warmupSteps: Math.min(o.warmupSteps, steps), ...cell };
           const started = performance.now();
           const r = await rt.run(spec, o.cellTimeoutMs);
           const where = `${card.id} ${rt.runtime} ${rt.ep} ${cell.kind} len ${cell.seqLen} batch ${cell.batch}`;
