@@ -37,6 +37,7 @@ import onnxruntime as ort
 import torch
 
 from . import numerics
+from . import ortops
 from .common import REPO, build_model, count_params, load_family, load_split
 from .weights import WEIGHTS, family_dir, load_checkpoint, save_weights
 
@@ -93,7 +94,8 @@ def _rename_dims(model: onnx.ModelProto, names: dict[str, str]) -> None:
 def export_graph(module, args, dynamic_shapes, input_names, output_names, path: Path, dim_names: dict, opset: int) -> None:
     exported = torch.export.export(module, args, dynamic_shapes=dynamic_shapes, prefer_deferred_runtime_asserts_over_guards=True)
     onnx_program = torch.onnx.export(exported, args, input_names=input_names, output_names=output_names, dynamo=True,
-                                     opset_version=opset, external_data=False, verbose=False)
+                                     opset_version=opset, external_data=False, verbose=False,
+                                     custom_translation_table=ortops.TRANSLATIONS)
     onnx_program.optimize()
     model = onnx_program.model_proto
     # The exporter's intermediate shapes can be wrong for dynamic lengths; onnxruntime infers its own (export-notes).
