@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ssmbench_trainer import linattn, ortops
+from ssmbench_trainer.export import contrib_ops
 
 torch.set_num_threads(1)
 B, H, DK, DV = 2, 3, 5, 4
@@ -88,6 +89,7 @@ def test_exported_step_is_one_fused_node(tmp_path, kind):
     args = (torch.randn(B, H, DK, DV), q[:, :, 0], k[:, :, 0], v[:, :, 0], None if a is None else a[:, :, 0])
     model = _export(_Step(), args, None, tmp_path / "s.onnx")
     assert [n.op_type for n in model.graph.node].count("LinearAttention") == 1
+    assert contrib_ops(tmp_path / "s.onnx") == ["com.microsoft.LinearAttention"]   # what the card's export lists
     o, S = _run(tmp_path / "s.onnx", [t for t in args if t is not None])
     o_ref, S_ref = linattn.step(*args)
     np.testing.assert_allclose(o, o_ref.numpy(), atol=1e-5, rtol=1e-5)
@@ -104,3 +106,4 @@ def test_plain_forms_where_the_op_does_not_pay_or_cannot_run(tmp_path):
     dims = ({2: T}, {2: T}, {2: T}, {2: T})
     model = _export(_Chunked("scalar", H), _inputs("scalar", 12, dtype=torch.float64), dims, tmp_path / "d.onnx")
     assert "LinearAttention" not in [n.op_type for n in model.graph.node]
+    assert contrib_ops(tmp_path / "n.onnx", tmp_path / "d.onnx") == []

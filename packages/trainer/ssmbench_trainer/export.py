@@ -110,6 +110,12 @@ def export_graph(module, args, dynamic_shapes, input_names, output_names, path: 
     onnx.save(model, path)
 
 
+def contrib_ops(*paths: Path) -> list[str]:
+    """"domain.OpType" of every node outside the standard ONNX domain in the graphs, sorted (e.g. onnxruntime's
+    com.microsoft.LinearAttention): a runtime other than onnxruntime cannot load such a graph."""
+    return sorted({f"{n.domain}.{n.op_type}" for p in paths for n in onnx.load(p).graph.node if n.domain not in ("", "ai.onnx")})
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -324,6 +330,8 @@ def main(argv=None):
         "export": {"torch": torch.__version__, "onnx": onnx.__version__, "opset": opset,
                    "exporter": "torch.export + torch.onnx.export(dynamo=True)", "onnxruntime_check": ort.__version__,
                    "host": platform.machine(), "precision": args.precision, "git_sha": _git_sha(),
+                   # nodes outside the standard ONNX domain (ortops): the graphs then need onnxruntime
+                   "contrib_ops": contrib_ops(out / "prefill.onnx", out / "step.onnx"),
                    "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "training": training,
         "parity": {**parity, "tolerance": args.tolerance,
