@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer import linattn, ortops
 from ssmbench_trainer.gatedscan import in_graph_scan
 from ssmbench_trainer.lm import CausalLM, GeluMLP, Stateless, state, head_norm
 from ssmbench_trainer.numerics import silu
@@ -245,11 +246,29 @@ class MultiScaleRetention(nn.Module):
 
         return in_graph_scan(step, (torch.zeros_like(U[:, :, 0]),), (U,), 2)[0]
 
+    # --- form 2b: the recurrence in the absolute frame, as onnxruntime's fused node (exported float32 graphs) -----
+    def retention_fused(self, q, k, v):
+        """Same inputs and outputs as retention_parallel. With q'_t = R_t q_t and k'_s = R_s k_s, eq. 5 is the
+        recurrence S_t = gamma S_{t-1} + k'_t^T v_t, o_t = q'_t S_t: one onnxruntime LinearAttention node
+        (linattn.fused). Its final state is in the absolute frame; the contract's rotating-frame state is
+        S~_{T-1} = R(-(T-1) theta) S_{T-1} on the d_k axis. The angles t theta are formed in float64 (t up to 2^20)."""
+        B, H, T, _ = q.shape
+        pos = torch.arange(T, device=q.device, dtype=torch.float64)
+        cos, sin = (t.to(q.dtype) for t in self._angles(pos))
+        g = self.log_gamma.to(q.dtype).view(1, H, 1).expand(B, H, T)
+        o, S = linattn.fused(v.new_zeros(B, H, self.d_k, self.d_v), rotate(q, cos, sin), rotate(k, cos, sin), v, g)
+        S = rotate(S.transpose(-1, -2), cos[-1], -sin[-1]).transpose(-1, -2)
+        return o, S
+
     # --- full sequence from the zero state ------------------------------------------------------------------
     def forward(self, u, form: str = "chunkwise"):
-        """u [B, T, D] -> (out [B, T, D], [S~ [B, H, d_k, d_v]]). form: "chunkwise" (default) or "parallel"."""
+        """u [B, T, D] -> (out [B, T, D], [S~ [B, H, d_k, d_v]]). form: "chunkwise" (default) or "parallel"; an
+        exported float32 graph runs retention_fused."""
         q, k, v = self._qkv(u)
-        o, S = (self.retention_chunkwise if form == "chunkwise" else self.retention_parallel)(q, k, v)
+        if form == "fused" or (form == "chunkwise" and ortops.exporting(q)):
+            o, S = self.retention_fused(q, k, v)
+        else:
+            o, S = (self.retention_chunkwise if form == "chunkwise" else self.retention_parallel)(q, k, v)
         return self._output(u, o.transpose(1, 2)), [S]
 
     # --- form 3: one token ----------------------------------------------------------------------------------

@@ -60,6 +60,19 @@ def test_chunkwise_equals_quadratic_parallel(msr, T):
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("T", [1, 9, 100])
+def test_fused_equals_quadratic_parallel(msr, T):
+    """Form 2b (the absolute-frame recurrence the exported graph runs as onnxruntime's LinearAttention; here the op's
+    eager body) == form 1: outputs and the rotating-frame final state."""
+    torch.manual_seed(200 + T)
+    q, k, v = msr._qkv(torch.randn(2, T, 32))
+    o1, s1 = msr.retention_parallel(q, k, v)
+    o2, s2 = msr.retention_fused(q, k, v)
+    _close(o2, o1)
+    _close(s2, s1)
+
+
+@torch.no_grad()
 @pytest.mark.parametrize("T", [1, 13, 40])
 def test_recurrent_equals_parallel(msr, T):
     """Form 3 (the rotating-frame step) == form 1 for the whole sub-layer: every output and the final state."""
