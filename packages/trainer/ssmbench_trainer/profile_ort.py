@@ -7,8 +7,11 @@ Profiles one prefill of --seq-len tokens and --steps decode steps after a --cont
 warm-up run), and writes the share of kernel time per op type for each graph, with the settings used. The profiler
 slows small steps several-fold, so the step is also timed without it ("wall_ms_per_step": the median of --wall-steps
 steps through onnxruntime's Python API, --step-threads intra-op threads): set beside the decode rows of
-onnxruntime-node on the same graph, the difference is what the JavaScript binding adds per token. docs/speed.md
-cites these files where a speed target is missed.
+onnxruntime-node on the same graph, the difference is what the JavaScript binding adds per token. The step's size on
+each runtime is recorded too: "nodes", the nodes onnxruntime runs per step after its graph optimisations, and
+"eager_ops", the torch operations (calls through torch's function API) PyTorch eager runs for one step of the
+reference model.py on the same weights: at d_model 64 a step's cost is mostly a fixed cost per node or op on both
+runtimes. docs/speed.md cites these files where a speed target is missed.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import torch
+from torch.overrides import TorchFunctionMode
 
 
 def session(path: Path, threads: int, profile_dir: str | None) -> ort.InferenceSession:
@@ -52,6 +57,33 @@ def wall_step_ms(path: Path, threads: int, ids: np.ndarray, state: list, steps: 
     return float(np.median(times) * 1000)
 
 
+class _CountOps(TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+@torch.inference_mode()
+def eager_ops_per_step(checkpoint: Path, context_ids: np.ndarray) -> int | None:
+    """Torch operations one eager step of the reference model runs (after a prefill of context_ids); None for a
+    checkpoint without PyTorch weights."""
+    from .weights import WEIGHTS, load_checkpoint
+
+    if not (checkpoint / WEIGHTS).exists():
+        return None
+
+    model, _ = load_checkpoint(checkpoint)
+    ids = torch.from_numpy(context_ids)
+    state = model(ids)[1:]
+    with _CountOps() as count:
+        model(ids[:, -1:], *state)
+    return count.n
+
+
 def op_totals(trace_file: str, skip_runs: int) -> dict:
     """Kernel time per op type (us), over the runs after the first `skip_runs` (the warm-up)."""
     events = json.loads(Path(trace_file).read_text())
@@ -62,7 +94,9 @@ def op_totals(trace_file: str, skip_runs: int) -> dict:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
             totals[e["args"]["op_name"]] += e["dur"]
     timed_runs = runs[skip_runs:]
-    return {"runs": len(timed_runs), "run_us": sum(r["dur"] for r in timed_runs), "ops_us": dict(sorted(totals.items(), key=lambda kv: -kv[1]))}
+    nodes = sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start)
+    return {"runs": len(timed_runs), "run_us": sum(r["dur"] for r in timed_runs), "nodes_per_run": nodes // max(1, len(timed_runs)),
+            "ops_us": dict(sorted(totals.items(), key=lambda kv: -kv[1]))}
 
 
 def share(t: dict, top: int = 8) -> list[dict]:
@@ -102,7 +136,8 @@ def main(argv=None):
         "checkpoint": card["id"], "onnxruntime": ort.__version__, "threads": args.threads, "machine": platform.processor() or platform.machine(),
         "prefill": {"seq_len": args.seq_len, "ms_per_run": round(prefill["run_us"] / max(1, prefill["runs"]) / 1000, 2), "top_ops": share(prefill)},
         "step": {"context": args.context, "threads": args.step_threads, "steps": step["runs"], "ms_per_step": round(step["run_us"] / max(1, step["runs"]) / 1000, 4),
-                 "wall_ms_per_step": round(wall, 4), "wall_steps": args.wall_steps, "top_ops": share(step)},
+                 "wall_ms_per_step": round(wall, 4), "wall_steps": args.wall_steps, "nodes": step["nodes_per_run"],
+                 "eager_ops": eager_ops_per_step(args.checkpoint, context_ids[:, :64]), "top_ops": share(step)},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
