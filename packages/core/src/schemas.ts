@@ -43,7 +43,14 @@ export const ModelCard = z.object({
   /** Longest prefill the exported graph accepts (default MAX_EXPORTED_SEQ). */
   maxSeqLen: z.number().int().positive().optional(),
   files: z.array(FileEntry).min(1),
-  export: z.object({ torch: z.string(), onnx: z.string(), opset: z.number().int(), exporter: z.string() }),
+  export: z.object({
+    torch: z.string(),
+    onnx: z.string(),
+    opset: z.number().int(),
+    exporter: z.string(),
+    /** Nodes outside the standard ONNX domain ("com.microsoft.LinearAttention"): such graphs need onnxruntime. */
+    contrib_ops: z.array(z.string()).optional(),
+  }),
   training: z.object({
     seed: z.number().int(),
     steps: z.number().int().nonnegative(),

@@ -40,6 +40,21 @@ describe("generateDocs", () => {
   });
 });
 
+describe("family pages", () => {
+  it("say when a checkpoint's graphs use onnxruntime contrib ops (card export.contrib_ops), and only then", () => {
+    const { paths } = repo();
+    const dir = fs.readdirSync(paths.modelsDir).find((d) => d.startsWith("mamba"))!;
+    const cardPath = path.join(paths.modelsDir, dir, "card.json");
+    const page = () => [...generateDocs(paths)].find(([f]) => f.endsWith(path.join("models", "mamba.md")))![1];
+    expect(page()).not.toContain("contrib");
+    expect(page()).not.toContain("com.microsoft");
+    const card = JSON.parse(fs.readFileSync(cardPath, "utf8"));
+    card.export.contrib_ops = ["com.microsoft.LinearAttention"];
+    fs.writeFileSync(cardPath, JSON.stringify(card));
+    expect(page()).toContain("The graphs use onnxruntime's fused `com.microsoft.LinearAttention` ([speed](../speed.md)): they run on onnxruntime");
+  });
+});
+
 describe("writeDocs / checkDocs", () => {
   it("reports every missing file, then nothing once written", () => {
     const { paths } = repo();

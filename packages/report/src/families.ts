@@ -97,6 +97,9 @@ function renderCard(card: ModelCard, rows: readonly ResultRow[], docsDir: string
       (card.parity.torch_float32_vs_float64 === undefined
         ? "."
         : `; for scale, PyTorch float32 vs float64 of the same weights differ by ${sci(card.parity.torch_float32_vs_float64)}.`),
+    ...(card.export.contrib_ops?.length
+      ? ["", `The graphs use onnxruntime's fused ${card.export.contrib_ops.map((op) => `\`${op}\``).join(", ")} ([speed](../speed.md)): they run on onnxruntime (node, web, the browser), not on other ONNX runtimes.`]
+      : []),
     "",
     table(
       ["file", "bytes", "sha256"],
