@@ -96,9 +96,9 @@ def test_exported_step_is_one_fused_node(tmp_path, kind):
     np.testing.assert_allclose(S, S_ref.numpy(), atol=1e-5, rtol=1e-5)
 
 
-def test_plain_forms_where_the_op_does_not_pay_or_cannot_run(tmp_path):
-    """No decay (linear attention, Based: the cumulative sums are faster) and float64 graphs (the op has no float64
-    kernel) keep the chunked form."""
+def test_plain_forms_where_the_op_is_not_used(tmp_path):
+    """No decay (linear attention, Based keep their published cumulative-sum graphs) and float64 graphs (the op has no
+    float64 kernel) keep the chunked form."""
     T = torch.export.Dim("T", min=2, max=4096)
     dims = ({2: T}, {2: T}, {2: T}, None)
     model = _export(_Chunked("none", H), _inputs("none", 12), dims, tmp_path / "n.onnx")

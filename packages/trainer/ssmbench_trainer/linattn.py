@@ -76,8 +76,8 @@ def chunked(q, k, v, log_decay=None, *, chunk: int = 32, levels: int = 16):
 
     levels: the fixed scan depth used under export (at most chunk * 2^levels tokens)."""
     if log_decay is not None and ortops.exporting(v):
-        # With a decay only: without one (linear attention, Based) the cumulative-sum form below is as fast or
-        # faster on onnxruntime (Based's 153 key features: 110 -> 133 ms at 16K through the op).
+        # With a decay only, for now: without one (linear attention, Based) the op gained only 2-10% on Based's 16K
+        # prefill (docs/speed.md), and those checkpoints keep their published graphs.
         return fused(v.new_zeros(v.shape[0], v.shape[1], q.shape[-1], v.shape[-1]), q, k, v, log_decay)
     B, H, T, dv = v.shape
     dk = q.shape[-1]

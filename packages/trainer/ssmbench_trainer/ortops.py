@@ -10,8 +10,8 @@ with such a node runs on onnxruntime only (node, web and the browser here): othe
   S [B, H, d_k, d_v]. One node replaces a decode step's outer product, decay and read-out, and a prefill's
   whole chunked form (onnxruntime's CPU kernel runs the recurrence itself).
 
-Tried, not kept: CausalConvWithState for Mamba's short conv in the decode step (6 nodes -> 1 per layer): no
-difference measurable on this VM (+-10% between runs), so the graphs keep standard ops there.
+Not used yet: CausalConvWithState for Mamba's short conv in the decode step (6 nodes -> 1 per layer; 1.07x-1.17x
+faster steps in ab_ort's A/B, docs/speed.md).
 
 Every graph that uses them is checked against PyTorch within the contract's 1e-4 at export (export.check_parity),
 and runs on onnxruntime-node and onnxruntime-web alike (both 1.30 builds have the kernel).
