@@ -265,7 +265,7 @@ class MultiScaleRetention(nn.Module):
         """u [B, T, D] -> (out [B, T, D], [S~ [B, H, d_k, d_v]]). form: "chunkwise" (default) or "parallel"; an
         exported float32 graph runs retention_fused."""
         q, k, v = self._qkv(u)
-        if form == "fused" or (form == "chunkwise" and ortops.exporting(q)):
+        if form == "chunkwise" and ortops.exporting(q):
             o, S = self.retention_fused(q, k, v)
         else:
             o, S = (self.retention_chunkwise if form == "chunkwise" else self.retention_parallel)(q, k, v)

@@ -6,10 +6,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
-import { UserError, didYouMean, type Metric, type ResultRow, type RowStatus } from "@ssmbench/core";
+import { UserError, didYouMean, type Metric, type ModelCard, type ResultRow, type RowStatus } from "@ssmbench/core";
 import { TORCH_EP } from "@ssmbench/report";
 import { EP_NAMES, getBackend } from "@ssmbench/runtime";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
+import { growingStates } from "./evaluate.ts";
 import { ResultFile, provenance, rowKey } from "./results.ts";
 import { MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
 import { summarize, type TimingOptions } from "./timing.ts";
@@ -161,7 +162,7 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
   try {
     for (const ckpt of o.checkpoints) {
       const { card } = ckpt;
-      const bases = runtimes.map((rt) => {
+      const emitters = runtimes.map((rt) => {
         const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
         const redo = o.redo?.includes(card.id) ?? false;
         // This checkpoint's rows from an earlier attempt that no longer describe it: all of them (or those of
@@ -170,7 +171,11 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
         const redone = (r: ResultRow) => redo && (o.redoSplit === undefined || r.split === o.redoSplit);
         const dropped = out.forget((r) => r.model === card.id && r.ep === rt.ep && r.task === "speed" && (redone(r) || r.checkpoint_sha256 !== base.checkpoint_sha256));
         if (dropped) log(`  ${card.id} ${rt.ep}: ${dropped} earlier row(s) dropped (${redo ? `--redo${o.redoSplit ? ` --redo-split ${o.redoSplit}` : ""}` : "measured on another checkpoint file"})`);
-        return base;
+        return (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
+          const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
+          out.append(row);
+          written.push(row);
+        };
       });
       const cells: Omit<CellSpec, "dir" | "ep" | "threads" | "timing" | "steps" | "warmupSteps">[] = [
         ...o.lengths.flatMap((L) => o.batches.map((B) => ({ kind: "prefill" as const, seqLen: L, batch: B }))),
@@ -180,12 +185,7 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
       // this machine's drift moves them together.
       for (const cell of cells)
         for (const [i, rt] of runtimes.entries()) {
-          const base = bases[i]!;
-          const emit = (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
-            const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
-            out.append(row);
-            written.push(row);
-          };
+          const emit = emitters[i]!;
           const main: Metric = cell.kind === "prefill" ? "prefill_tokens_per_s" : "decode_ms_per_token";
           const k = { split: cell.kind, seq_len: cell.seqLen, batch: cell.batch };
           if (out.done(rowKey({ model: card.id, task: "speed", ep: rt.ep, metric: main, ...k }))) continue;
@@ -236,9 +236,8 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
  * The most timed steps of a decode cell at `context`: `steps`, but for a growing cache (a state with past_seq) at
  * most a quarter of the context, so the cell still measures that context (1K + 256 steps), not a longer one.
  */
-export function decodeSteps(card: { states: readonly { shape: readonly (number | string)[] }[] }, context: number, steps: number): number {
-  const growing = card.states.some((s) => s.shape.includes("past_seq"));
-  return growing ? Math.min(steps, Math.max(MIN_STEPS, Math.floor(context / 4))) : steps;
+export function decodeSteps(card: Pick<ModelCard, "states">, context: number, steps: number): number {
+  return growingStates(card.states).length ? Math.min(steps, Math.max(MIN_STEPS, Math.floor(context / 4))) : steps;
 }
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;

@@ -17,12 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-
-def _session(path: Path, threads: int) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+from .profile_ort import session
 
 
 def _step_feeds(card: dict) -> dict:
@@ -48,7 +43,7 @@ def main(argv=None):
     ids = np.random.default_rng(0).integers(0, card["vocab"], (1, args.seq_len), dtype=np.int64)
     dirs = {"a": args.a, "b": args.b}
 
-    prefill = {k: _session(d / "prefill.onnx", args.threads) for k, d in dirs.items()}
+    prefill = {k: session(d / "prefill.onnx", args.threads, None) for k, d in dirs.items()}
     for s in prefill.values():
         s.run(None, {"input_ids": ids})
     pre_ms = {k: [] for k in dirs}
@@ -58,7 +53,7 @@ def main(argv=None):
             s.run(None, {"input_ids": ids})
             pre_ms[k].append((time.perf_counter() - t) * 1000)
 
-    step = {k: _session(d / "step.onnx", args.step_threads) for k, d in dirs.items()}
+    step = {k: session(d / "step.onnx", args.step_threads, None) for k, d in dirs.items()}
     feeds = _step_feeds(card)
     for s in step.values():
         for _ in range(200):

@@ -90,11 +90,12 @@ def op_totals(trace_file: str, skip_runs: int) -> dict:
     runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
     start = runs[skip_runs]["ts"] if len(runs) > skip_runs else 0
     totals: dict[str, float] = defaultdict(float)
+    nodes = 0  # kernel events: one per node run
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
             totals[e["args"]["op_name"]] += e["dur"]
+            nodes += 1
     timed_runs = runs[skip_runs:]
-    nodes = sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start)
     return {"runs": len(timed_runs), "run_us": sum(r["dur"] for r in timed_runs), "nodes_per_run": nodes // max(1, len(timed_runs)),
             "ops_us": dict(sorted(totals.items(), key=lambda kv: -kv[1]))}
 
