@@ -61,6 +61,18 @@ export const ModelCard = z.object({
     sweep: z.array(z.object({ lr: z.number(), steps: z.number().int(), metric: z.number(), wall_s: z.number() })).default([]),
     final: z.record(z.string(), z.number()),
   }),
+  /**
+   * generate.onnx (greedy decoding of many tokens in one call: step.onnx in an ONNX Loop), where the checkpoint has
+   * it: the step.onnx it was built from, and how many greedy tokens were checked equal to stepping step.onnx.
+   */
+  generate: z
+    .object({
+      step_sha256: sha256,
+      checked_tokens: z.number().int().positive(),
+      /** max difference of the final states against stepping (relative where a state exceeds 1) */
+      state_vs_steps: z.number().nonnegative(),
+    })
+    .optional(),
   parity: z.object({
     prefill_vs_torch: z.number().nonnegative(),
     step_vs_prefill: z.number().nonnegative(),

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkGolden, openModel, type Golden } from "@ssmbench/runtime";
+import { argmax, checkGolden, openModel, type Golden } from "@ssmbench/runtime";
 import { discoverCheckpoints, findRepoRoot, verifyCheckpoint } from "./discover.ts";
 
 const root = findRepoRoot(import.meta.dirname);
@@ -27,6 +27,31 @@ describe.each(checkpoints.map((c) => [c.card.id, c] as const))("%s", (_id, ckpt)
     expect(golden.tolerance).toBe(tolerance);
     expect(ckpt.card.parity.prefill_vs_torch).toBeLessThan(tolerance);
     expect(ckpt.card.parity.step_vs_prefill).toBeLessThan(tolerance);
+  });
+
+  // generate.onnx (step.onnx in an ONNX Loop): the greedy tokens of stepping, from the golden prompt's prefill.
+  it.runIf(ckpt.card.generate !== undefined).each(["cpu", "wasm"])("on %s: generate.onnx gives the greedy tokens of stepping", async (ep) => {
+    const driver = await openModel(ckpt.dir, ckpt.card, { ep, threads: 1, generate: true });
+    try {
+      const batch = golden.input_ids.length;
+      const seq = golden.input_ids[0]!.length;
+      const V = ckpt.card.vocab;
+      const pre = await driver.prefill(BigInt64Array.from(golden.input_ids.flat(), BigInt), batch, seq);
+      const first = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(pre.logits, (b * seq + seq - 1) * V, V)));
+      const n = 24;
+      const tokens = await driver.generate(first, n);
+      driver.useState(pre.state, batch);
+      const stepped = new BigInt64Array(batch * n);
+      let input = first;
+      for (let i = 0; i < n; i++) {
+        const logits = await driver.step(input);
+        input = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(logits, b * V, V)));
+        for (let b = 0; b < batch; b++) stepped[b * n + i] = input[b]!;
+      }
+      expect([...tokens]).toEqual([...stepped]);
+    } finally {
+      await driver.release();
+    }
   });
 
   it.each(["cpu", "wasm"])("on %s: prefill equals PyTorch's golden logits, and steps equal prefill", async (ep) => {

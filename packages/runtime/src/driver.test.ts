@@ -1,3 +1,5 @@
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { UserError, type StateTensor } from "@ssmbench/core";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,7 +21,7 @@ const cases: [string, string, DriverOptions][] = [
 ];
 
 describe.each(cases)("RecurrentDriver on %s", (_label, ep, opts) => {
-  const opened = openModel(fixtureDir, spec, { ep, ...opts });
+  const opened = openModel(fixtureDir, spec, { ep, generate: true, ...opts });
   afterAll(async () => (await opened).release());
 
   it("prefill matches the PyTorch golden logits and final state", async () => {
@@ -76,6 +78,37 @@ describe.each(cases)("RecurrentDriver on %s", (_label, ep, opts) => {
     }
   });
 
+  it("generate gives the argmax tokens of stepping and continues where it stopped", async () => {
+    const driver = await opened;
+    const argmaxOf = (logits: Float32Array, b: number) => {
+      let best = 0;
+      for (let v = 1; v < vocab; v++) if (logits[b * vocab + v]! > logits[b * vocab + best]!) best = v;
+      return BigInt(best);
+    };
+    const first = BigInt64Array.of(3n, 5n);
+    const n = 6;
+    await driver.prefill(goldenIds(), batch, seq);
+    const prefilled = driver.state!;
+    const whole = await driver.generate(first, n);
+    expect(driver.state!["key_values.0.key"]!.dims).toEqual([batch, seq + n, 4]); // fed: first + n - 1 generated
+    driver.useState(prefilled, batch);
+    const stepped: bigint[][] = [[], []];
+    let input = first;
+    for (let i = 0; i < n; i++) {
+      const logits = await driver.step(input);
+      input = BigInt64Array.from({ length: batch }, (_, b) => argmaxOf(logits, b));
+      input.forEach((t, b) => stepped[b]!.push(t));
+    }
+    expect([...whole]).toEqual([...stepped[0]!, ...stepped[1]!]);
+    // two calls, the second fed the first's last column, give the same tokens as one
+    driver.useState(prefilled, batch);
+    const a = await driver.generate(first, 2);
+    const b = await driver.generate(BigInt64Array.of(a[1]!, a[3]!), n - 2);
+    expect([a[0], a[1], ...b.subarray(0, n - 2), a[2], a[3], ...b.subarray(n - 2)]).toEqual([...whole]);
+    await expect(driver.generate(first, 0)).rejects.toThrow(/max_new_tokens must be a positive integer, got 0/);
+    await expect(driver.generate(BigInt64Array.of(1n), 2)).rejects.toThrow(/expected \[batch 2, 1\] = 2 ids/);
+  });
+
   it("initState is zeros in the card's shapes, growing caches empty", async () => {
     const state = (await opened).initState(3);
     expect(state["ssm.0"]!.dims).toEqual([3, 4]);
@@ -110,6 +143,17 @@ describe("RecurrentDriver against its card", () => {
     );
     await prefill.release();
     await step.release();
+  });
+
+  it("generate() without generate.onnx, or a checkpoint without the file, says how to get it", async () => {
+    const plain = await openModel(fixtureDir, spec, { ep: "cpu" });
+    plain.reset(1);
+    await expect(plain.generate(BigInt64Array.of(1n), 2)).rejects.toThrow(/no generate\.onnx.*generate: true/s);
+    await plain.release();
+    const bare = mkdtempSync(path.join(tmpdir(), "ssmbench-no-generate-"));
+    for (const f of ["prefill.onnx", "step.onnx"]) copyFileSync(path.join(fixtureDir, f), path.join(bare, f));
+    await expect(openModel(bare, spec, { ep: "cpu", generate: true })).rejects.toThrow(/generate\.onnx is missing.*ssmbench_trainer\.generate/s);
+    rmSync(bare, { recursive: true });
   });
 });
 

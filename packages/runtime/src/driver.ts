@@ -99,6 +99,8 @@ export class RecurrentDriver {
     readonly stepSession: Session,
     readonly spec: ModelSpec,
     opts: DriverOptions = {},
+    /** generate.onnx (step.onnx in an ONNX Loop with argmax), where the checkpoint has it: see generate() */
+    readonly generateSession?: Session,
   ) {
     this.preallocate = (opts.preallocate ?? true) && stepSession.preallocatedOutputs;
     this.checkFinite = opts.checkFinite ?? true;
@@ -113,6 +115,10 @@ export class RecurrentDriver {
     expectNames(prefillSession, "output", ["logits", ...presents], false);
     expectNames(stepSession, "input", ["input_ids", ...spec.states.map((s) => `past_${s.name}`)], true);
     expectNames(stepSession, "output", ["logits", ...presents], false);
+    if (generateSession) {
+      expectNames(generateSession, "input", ["max_new_tokens", "input_ids", ...spec.states.map((s) => `past_${s.name}`)], true);
+      expectNames(generateSession, "output", ["tokens", ...presents], false);
+    }
   }
 
   /** The current state (live tensors: pre-allocated ones are overwritten two steps later). */
@@ -215,6 +221,35 @@ export class RecurrentDriver {
     return logits;
   }
 
+  /**
+   * Greedy decoding of `n` tokens per sequence in one call of generate.onnx: the tokens [batch, n] row-major, where
+   * tokens[b, i] is the argmax after feeding `tokens` (one per sequence) and the first i generated ones. The state
+   * advances past `tokens` and all but the last generated token, so generate(last column, m) continues exactly as
+   * stepping would. Same tokens as step() with argmax (first index on ties), n calls fewer.
+   */
+  async generate(tokens: BigInt64Array, n: number): Promise<BigInt64Array> {
+    const session = this.generateSession;
+    if (!session) throw new UserError("this driver has no generate.onnx", "open the checkpoint with { generate: true }; a checkpoint without the file gets it from: node scripts/py.mjs -m ssmbench_trainer.generate models/<id>");
+    const past = this.current;
+    if (!past) throw new Error("RecurrentDriver.generate() before prefill() or reset()");
+    checkCount("max_new_tokens", n);
+    if (tokens.length !== this.batch) {
+      throw new UserError(`generate input_ids: expected [batch ${this.batch}, 1] = ${this.batch} ids (one per sequence), got ${tokens.length}`);
+    }
+    this.checkIds(tokens);
+    const feeds = this.feedsFrom(past, session.tensor("int64", tokens.slice(), [this.batch, 1]));
+    feeds.max_new_tokens = session.tensor("int64", BigInt64Array.of(BigInt(n)), []);
+    const out = await session.run(feeds);
+    const t = out.tokens!;
+    if (t.type !== "int64" || !sameDims(t.dims, [this.batch, n])) {
+      throw new UserError(`${session.path} returned tokens ${t.type} ${show(t.dims)}, expected int64 ${show([this.batch, n])}`, "rebuild it from step.onnx: node scripts/py.mjs -m ssmbench_trainer.generate <checkpoint folder>");
+    }
+    const next: State = {};
+    for (const s of this.spec.states) next[s.name] = this.presentOf(out, s, this.batch, session);
+    this.setState(next, this.batch);
+    return t.data as BigInt64Array;
+  }
+
   /** Runs [batch, seq] ids token by token from the initial state; logits as prefill() would give them. */
   async stepThrough(inputIds: BigInt64Array, batch: number, seq: number): Promise<Logits> {
     checkCount("seq", seq);
@@ -236,6 +271,7 @@ export class RecurrentDriver {
   async release(): Promise<void> {
     await this.prefillSession.release();
     await this.stepSession.release();
+    await this.generateSession?.release();
   }
 
   private setState(state: State, batch: number): void {

@@ -1,9 +1,10 @@
 """Export a trained model to the ssmbench ONNX contract and write its checkpoint folder.
 
-    models/<id>/ prefill.onnx  step.onnx  weights.safetensors  golden.json  train-log.csv  card.json
+    models/<id>/ prefill.onnx  step.onnx  generate.onnx  weights.safetensors  golden.json  train-log.csv  card.json
 
 prefill.onnx: input_ids [batch, seq] -> logits [batch, seq, vocab] + present_<state> (dynamic batch and seq);
 step.onnx:    input_ids [batch, 1] + past_<state> -> logits [batch, 1, vocab] + present_<state>.
+generate.onnx: step.onnx in an ONNX Loop, greedy decoding of max_new_tokens tokens in one call (generate.py).
 Both are checked here with onnxruntime: prefill against PyTorch, and token-by-token steps against prefill; the
 largest differences go into the card, and export fails if either exceeds --tolerance.
 
@@ -36,6 +37,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from . import generate
 from . import numerics
 from . import ortops
 from .common import REPO, build_model, count_params, load_family, load_split
@@ -338,7 +340,10 @@ def main(argv=None):
                    "reference": "PyTorch float64" if args.precision == "float64" else "PyTorch float32"},
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {out}: {', '.join(f['path'] for f in files)}, card.json", flush=True)
+    # Greedy decoding in one call (step.onnx in an ONNX Loop), checked token for token against step.onnx.
+    generated = generate.write(out, args.tolerance)
+    print(f"wrote {out}: {', '.join(f['path'] for f in files)}, {generate.FILE} ({generated['tokens']} greedy tokens as "
+          "step.onnx gives them), card.json", flush=True)
 
 
 def _git_sha() -> str | None:
