@@ -34,14 +34,15 @@ export async function main(argv: string[]): Promise<number> {
             .option("resume", { type: "string", desc: "continue a run, skipping its finished rows: --resume <run-id> (or --resume --run-id <run-id>)" })
             .option("threads", { type: "number", desc: "intra-op threads" })
             .option("cell-timeout", { type: "number", desc: "seconds one matrix cell may take; over it the cell is a timeout row and the run goes on" })
-            .option("suite", { choices: ["default", "speed"] as const, default: "default" as const, desc: "speed: prefill vs length and batch, decode vs context, memory, on every EP and PyTorch eager (docs/speed.md)" })
+            .option("suite", { choices: ["default", "speed"] as const, default: "default" as const, desc: "speed: prefill vs length and batch, decode vs context (step.onnx per token, and greedy through generate.onnx), memory, on every EP and PyTorch eager (docs/speed.md)" })
             .option("batch", { type: "string", desc: "--suite speed: prefill batch sizes (default 1,8)" })
             .option("contexts", { type: "string", desc: "--suite speed: decode contexts (default 1024,8192,65536)" })
             .option("torch", { type: "boolean", default: true, desc: "--suite speed: time PyTorch eager on the same weights too (--no-torch to skip)" })
             .option("max-logits-gb", { type: "number", desc: "--suite speed: skip cells whose logits alone exceed this (default 2)" })
             .option("decode-threads", { type: "number", desc: "--suite speed: intra-op threads of decode steps, onnxruntime-node and PyTorch alike (default --threads)" })
             .option("redo", { type: "string", desc: "--suite speed with --resume: checkpoint ids measured again from scratch, their earlier rows in the run replaced (after a re-export or a model.py change)" })
-            .option("redo-split", { type: "string", desc: "--suite speed with --redo: measure again only that split (prefill or decode) of those checkpoints, keeping their other rows" })
+            .option("redo-split", { type: "string", desc: "--suite speed with --redo: measure again only that split (prefill, decode or generate) of those checkpoints, keeping their other rows" })
+            .option("generate-chunk", { type: "number", desc: "--suite speed: greedy tokens per generate.onnx call in the generate cells of checkpoints that have the file (default 64; 0: no generate cells)" })
             .option("max-batch-tokens", { type: "number", desc: "--suite speed: skip batched prefill cells of more tokens than this (batch x length; default no limit)" })
             .option("shard", { type: "string", desc: "run slice i of n of the checkpoint x EP matrix (i from 1); default: a Slurm array task's or Kubernetes JOB_COMPLETION_INDEX's slice, if any" })
             .option("verify", {
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
             }),
         (a) =>
           a.suite === "speed"
-            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"], decodeThreads: a["decode-threads"], redoSplit: a["redo-split"] }))
+            ? (refuseShardedSpeed(a.shard), speedCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], maxLogitsGb: a["max-logits-gb"], maxBatchTokens: a["max-batch-tokens"], decodeThreads: a["decode-threads"], redoSplit: a["redo-split"], generateChunk: a["generate-chunk"] }))
             : benchCommand(root, { ...a, seqLen: a["seq-len"], modelsDir: a["models-dir"], runId: a["run-id"], cellTimeout: a["cell-timeout"], streamAbove: a["stream-above"] }),
       )
       .command(

@@ -2,7 +2,9 @@
 // with Chromium's EPs (chromium-wasm, chromium-webgpu) from packages/web, which the runner cannot import.
 import { resolve } from "node:path";
 import { UserError } from "@ssmbench/core";
-import { formatTable, newRunId, resolveModels, speedCheckpoints, speedDefaults, speedSuite } from "@ssmbench/runner";
+import { formatTable, newRunId, resolveModels, speedCheckpoints, speedDefaults, speedSuite, type SpeedSplit } from "@ssmbench/runner";
+
+const SPLITS: readonly SpeedSplit[] = ["prefill", "decode", "generate"];
 
 export interface SpeedArgs {
   model: string;
@@ -24,6 +26,8 @@ export interface SpeedArgs {
   redo?: string;
   /** --redo-split decode: only that split of the --redo checkpoints is measured again. */
   redoSplit?: string;
+  /** --generate-chunk: greedy tokens per generate.onnx call in generate cells (0: none). */
+  generateChunk?: number;
   threads?: number;
   cellTimeout?: number;
 }
@@ -47,7 +51,8 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
   if (redo?.length && a.resume === undefined) throw new UserError("--redo re-measures checkpoints inside an earlier run", "add --resume <run-id> (the run to correct)");
   const unknownRedo = redo?.filter((id) => !checkpoints.some((c) => c.card.id === id)) ?? [];
   if (unknownRedo.length) throw new UserError(`--redo ${unknownRedo.join(", ")}: not among this run's checkpoints (${checkpoints.map((c) => c.card.id).join(", ")})`, "name checkpoint ids that --model selects");
-  if (a.redoSplit !== undefined && a.redoSplit !== "prefill" && a.redoSplit !== "decode") throw new UserError(`--redo-split ${a.redoSplit}: must be prefill or decode`, "e.g. --redo-split decode");
+  if (a.redoSplit !== undefined && !SPLITS.includes(a.redoSplit as SpeedSplit)) throw new UserError(`--redo-split ${a.redoSplit}: must be ${SPLITS.join(", ")}`, "e.g. --redo-split decode");
+  if (a.generateChunk !== undefined && !(Number.isInteger(a.generateChunk) && a.generateChunk >= 0)) throw new UserError(`--generate-chunk ${a.generateChunk}: must be a whole number of tokens`, "e.g. --generate-chunk 64, or 0 for no generate cells");
   if (a.redoSplit !== undefined && !redo?.length) throw new UserError("--redo-split narrows --redo", "add --redo <checkpoint ids> (and --resume <run-id>)");
   const quick = a.quick;
   const started = performance.now();
@@ -75,7 +80,8 @@ export async function speedCommand(root: string, a: SpeedArgs): Promise<void> {
     runId,
     resume: a.resume !== undefined,
     redo,
-    redoSplit: a.redoSplit as "prefill" | "decode" | undefined,
+    redoSplit: a.redoSplit as SpeedSplit | undefined,
+    generateChunk: a.generateChunk,
     runtimes: [chromiumSpeedRuntimes()],
   });
   console.log(formatTable(rows));

@@ -10,7 +10,7 @@ const basic = fileURLToPath(new URL("../fixtures/basic", import.meta.url));
 const cards = loadCards(path.join(basic, "models"));
 
 const base = { git_sha: "abc", host: "vm", cpu: "AMD EPYC", cores: 2, checkpoint_sha256: "", task: "speed", task_version: "-", ci_low: null, ci_high: null, n: 5, status: "ok" as const, note: "" };
-function row(run: string, model: string, ep: string, split: "prefill" | "decode", seq_len: number, metric: Metric, value: number | null, extra: Partial<ResultRow> = {}): ResultRow {
+function row(run: string, model: string, ep: string, split: "prefill" | "decode" | "generate", seq_len: number, metric: Metric, value: number | null, extra: Partial<ResultRow> = {}): ResultRow {
   const runtime = ep === TORCH_EP ? "pytorch" : ep === "wasm" ? "onnxruntime-web" : "onnxruntime-node";
   return { ...base, run_id: run, timestamp: `2026-01-0${run === "old" ? 1 : 2}T00:00:00Z`, runtime, runtime_version: "1", ep, model, split, seq_len, batch: 1, metric, value, ...extra };
 }
@@ -168,6 +168,29 @@ describe("docs/speed.md", () => {
     // the targets stay on onnxruntime-node cpu
     expect(body).toContain("Measured on the cpu execution provider");
     expect(renderSpeedPage(suite("new"), cards).body).not.toContain("Chromium");
+  });
+
+  it("shows greedy generation through generate.onnx beside one step per token, with its own target row", () => {
+    const note = "generate.onnx called synchronously; 500 greedy calls of 64 tokens each, every one from the 1024-token context";
+    const greedy = [1024, 8192, 65536].flatMap((C) => [
+      row("new", "mamba-mqar", "cpu", "generate", C, "decode_ms_per_token", 0.05, { note }),
+      row("new", "mamba-mqar", "cpu", "generate", C, "decode_ms_per_token_p90", 0.06, { note }),
+      row("new", "mamba-mqar", TORCH_EP, "generate", C, "decode_ms_per_token", 0.65, { note }),
+      row("new", "transformer-mqar", "cpu", "generate", C, "decode_ms_per_token", 0.05 + C / 32768, { note }),
+    ]);
+    const body = renderSpeedPage([...suite("new"), ...greedy], cards).body;
+    expect(body).toContain("## Greedy generation");
+    expect(body).toContain("64 tokens per call");
+    expect(lineOf(body, "| mamba-mqar | onnxruntime-node cpu | 0.050 (0.060) |")).toMatch(/\| 1\.00x \|$/);
+    expect(lineOf(body, "| mamba-mqar | 2.00x | 2.00x | 2.00x |")).not.toBe(""); // 0.1 ms per step over 0.05 per greedy token
+    expect(lineOf(body, "greedy decode (generate.onnx) >= 5x", "mamba-mqar")).toContain("13.00x");
+    expect(lineOf(body, "greedy decode (generate.onnx) >= 5x", "mamba-mqar")).toContain("| met |");
+    expect(lineOf(body, "| mamba-mqar | 3.00x | 3.00x | 3.00x | 3.00x | 6.00x | 6.00x | 6.00x | 13.00x | 13.00x | 13.00x |")).not.toBe("");
+    expect(lineOf(body, "[Mamba]")).toContain("x greedy generation @8,192");
+    // without generate rows, none of it
+    const plain = renderSpeedPage(suite("new"), cards).body;
+    expect(plain).not.toContain("Greedy generation");
+    expect(plain).not.toContain("greedy decode (generate.onnx)");
   });
 
   it("says how to make the page when there is no suite run", () => {

@@ -1,5 +1,5 @@
-// docs/speed.md and docs/speed/*.svg from the rows of `pnpm bench --suite speed` (task "speed", split "prefill" or
-// "decode"). The latest run on each set of checkpoints and EPs is shown, each on its own, so every ratio divides two rows
+// docs/speed.md and docs/speed/*.svg from the rows of `pnpm bench --suite speed` (task "speed", split "prefill",
+// "decode" (step.onnx per token) or "generate" (greedy through generate.onnx)). The latest run on each set of checkpoints and EPs is shown, each on its own, so every ratio divides two rows
 // measured in the same run, on the same machine; the issue's targets and the papers' claims are checked against each.
 import type { ModelCard, Metric, ResultRow } from "@ssmbench/core";
 import { arxivUrl, bytes, byFields, cell, cmp, finite, grouped, link, megabytes, ms, table, tokensPerS, unique } from "./format.ts";
@@ -9,7 +9,7 @@ import { logLogChart, type Series } from "./svg.ts";
 /** The ep column of the PyTorch eager baseline's rows (bench --suite speed writes them). */
 export const TORCH_EP = "eager-cpu";
 
-export const isSuiteRow = (r: ResultRow) => r.task === "speed" && (r.split === "prefill" || r.split === "decode");
+export const isSuiteRow = (r: ResultRow) => r.task === "speed" && (r.split === "prefill" || r.split === "decode" || r.split === "generate");
 
 export interface SpeedPage {
   body: string;
@@ -45,6 +45,8 @@ const prefillMs = (c: Ctx, model: string, ep: string, L: number, batch = 1) => {
   return v === undefined ? undefined : (batch * L * 1000) / v;
 };
 const decodeMs = (c: Ctx, model: string, ep: string, C: number) => ok(find(c, model, ep, "decode", "decode_ms_per_token", C));
+/** ms per token of greedy decoding through generate.onnx (PyTorch: its greedy loop) after a context of C tokens. */
+const generateMs = (c: Ctx, model: string, ep: string, C: number) => ok(find(c, model, ep, "generate", "decode_ms_per_token", C));
 const familyOf = (c: Ctx, model: string) => c.cards.find((k) => k.id === model)?.family ?? model;
 const attentionOf = (c: Ctx) => c.models.find((m) => familyOf(c, m) === ATTENTION_FAMILY);
 /** O(1) state: no state tensor grows with the context (no past_seq axis in the card). */
@@ -233,6 +235,37 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
   if (synthetic.length)
     out.push("", `Where the prefill that builds a context ran out of memory (${synthetic.map((r) => `${r.model} ${r.ep} @${grouped(r.seq_len)}`).join(", ")}), the step was timed from a state of the same shapes filled with N(0, 1) values: step time depends on the shapes, not the values.`);
 
+  // ---- greedy generation through generate.onnx
+  const generated = rows.filter((r) => r.split === "generate");
+  const genContexts = unique(generated.map((r) => r.seq_len)).sort(cmp);
+  const genModels = models.filter((m) => generated.some((r) => r.model === m));
+  if (genModels.length) {
+    const chunk = /greedy calls of (\d+) tokens/.exec(generated.find((r) => r.status === "ok")?.note ?? "")?.[1];
+    out.push(
+      "",
+      "## Greedy generation",
+      "",
+      `ms per token of greedy decoding (argmax fed back), median (p90): onnxruntime runs \`generate.onnx\`, the checkpoint's step graph inside an ONNX Loop, ${chunk ? `${chunk} tokens` : "many tokens"} per call, so the state stays inside onnxruntime between tokens; PyTorch eager runs the same greedy loop in Python (step, argmax, feed back). ` +
+        "Each call starts from the named context's state. Same tokens as the step graph one call per token (checked for every such checkpoint in the tests).",
+      "",
+    );
+    const body = genModels.flatMap((m) =>
+      eps.map((ep) => [m, epLabel(ep, rows), ...genContexts.map((C) => {
+        const r = find(c, m, ep, "generate", "decode_ms_per_token", C);
+        const v = ok(r);
+        const p90 = ok(find(c, m, ep, "generate", "decode_ms_per_token_p90", C));
+        return v === undefined ? statusText(r) : `${ms(v)}${p90 === undefined ? "" : ` (${ms(p90)})`}`;
+      }), ...(genContexts.length > 1 ? [ratio(generateMs(c, m, ep, genContexts[genContexts.length - 1]!), generateMs(c, m, ep, genContexts[0]!))] : [])]),
+    );
+    out.push(table(["model", "runtime", ...genContexts.map((C) => `@${grouped(C)}`), ...(genContexts.length > 1 ? ["growth"] : [])], body, ["l", "l", ...genContexts.map(() => "r" as const), ...(genContexts.length > 1 ? (["r"] as const) : [])]));
+    if (ortCpu)
+      out.push("", `Greedy generation against one step.onnx call per token on ${ortCpu} (the decode table's rows; above 1x: generate.onnx is faster):`, "", table(
+        ["model", ...genContexts.map((C) => `@${grouped(C)}`)],
+        genModels.map((m) => [m, ...genContexts.map((C) => ratio(decodeMs(c, m, ortCpu, C), generateMs(c, m, ortCpu, C)))]),
+        ["l", ...genContexts.map(() => "r" as const)],
+      ));
+  }
+
   // ---- ratios
   if (hasTorch && ortCpu) {
     out.push("", "## onnxruntime against PyTorch eager", "", `Same weights, same thread count, same run: ${ortCpu} tokens/s over PyTorch's for prefill, PyTorch's ms/token over ${ortCpu}'s for decode (above 1x: onnxruntime is faster).`, "");
@@ -240,8 +273,11 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
       m,
       ...lengths.map((L) => ratio(prefillMs(c, m, TORCH_EP, L), prefillMs(c, m, ortCpu, L))),
       ...contexts.map((C) => ratio(decodeMs(c, m, TORCH_EP, C), decodeMs(c, m, ortCpu, C))),
+      ...genContexts.map((C) => ratio(generateMs(c, m, TORCH_EP, C), generateMs(c, m, ortCpu, C))),
     ]);
-    out.push(table(["model", ...lengths.map((L) => `prefill @${grouped(L)}`), ...contexts.map((C) => `decode @${grouped(C)}`)], body, ["l", ...lengths.map(() => "r" as const), ...contexts.map(() => "r" as const)]));
+    const heads = [...lengths.map((L) => `prefill @${grouped(L)}`), ...contexts.map((C) => `decode @${grouped(C)}`), ...genContexts.map((C) => `greedy @${grouped(C)}`)];
+    if (genContexts.length) out.push("`greedy`: generate.onnx against PyTorch's greedy loop (the section above).", "");
+    out.push(table(["model", ...heads], body, ["l", ...heads.map(() => "r" as const)]));
   }
   const att = attentionOf(c);
   if (att) {
@@ -325,6 +361,13 @@ function renderTargets(c: Ctx, lengths: number[], contexts: number[], ortCpu: st
       const worst = ratios.length ? Math.min(...ratios) : undefined;
       body.push([`decode >= 5x faster than PyTorch eager`, m, worst === undefined ? "—" : `${x(worst)} (slowest of ${ratios.length} contexts)`, verdict(worst === undefined ? undefined : worst >= 5, `by ${x(worst === undefined ? 0 : 5 / worst)}`)]);
     }
+    // The same target for greedy decoding, where the run has generate rows: generate.onnx against PyTorch's greedy loop.
+    for (const m of c.models) {
+      const ratios = contexts.map((C) => { const a = generateMs(c, m, TORCH_EP, C); const b = generateMs(c, m, ortCpu, C); return a && b ? a / b : undefined; }).filter((v): v is number => v !== undefined);
+      if (!ratios.length) continue;
+      const worst = Math.min(...ratios);
+      body.push([`greedy decode (generate.onnx) >= 5x faster than PyTorch eager's greedy loop`, m, `${x(worst)} (slowest of ${ratios.length} contexts)`, verdict(worst >= 5, `by ${x(5 / worst)}`)]);
+    }
     const L16 = lengths.includes(16384) ? 16384 : lengths[lengths.length - 1]!;
     for (const m of c.models) {
       const a = prefillMs(c, m, TORCH_EP, L16);
@@ -374,7 +417,7 @@ function renderClaims(c: Ctx, lengths: number[], contexts: number[], ep: string 
   const attCard = c.cards.find((k) => k.id === att);
   const attWidth = attCard ? `${String(attCard.config.n_layers)}-layer d_model ${String(attCard.config.d_model)}` : "see above";
   const rowsOut: string[][] = [
-    [link("Mamba", arxivUrl("2312.00752")), "4-5x higher inference (generation) throughput than a Transformer of similar size (A100, 1.4B)", mamba ? long.map((C) => `${decodeVs(mamba, C)} decode @${grouped(C)}`).join(", ") || "—" : "no checkpoint"],
+    [link("Mamba", arxivUrl("2312.00752")), "4-5x higher inference (generation) throughput than a Transformer of similar size (A100, 1.4B)", mamba ? [...long.map((C) => `${decodeVs(mamba, C)} decode @${grouped(C)}`), ...long.filter((C) => generateMs(c, mamba, ep, C) !== undefined).map((C) => `${ratio(generateMs(c, att, ep, C), generateMs(c, mamba, ep, C))} greedy generation @${grouped(C)}`)].join(", ") || "—" : "no checkpoint"],
     [link("RetNet", arxivUrl("2307.08621")), "8.4x faster decoding and 70% less memory than a Transformer at 8K (6.7B, A100)", retnet && contexts.includes(8192) ? `${decodeVs(retnet, 8192)} decode @8,192, ${stateLess(retnet, 8192)}` : "—"],
     [link("Hyena", arxivUrl("2302.10866")), "2x faster than optimised attention at 8K, 100x at 64K (operator, A100)", hyena ? [8192, 16384, 65536].filter((L) => at(L)).map((L) => `${prefillVs(hyena, L)} prefill @${grouped(L)}`).join(", ") || "—" : "no checkpoint"],
   ];

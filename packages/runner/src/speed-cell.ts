@@ -12,15 +12,16 @@ export { MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
 
 export async function runCell(c: CellSpec): Promise<CellResult> {
   const { card } = loadCheckpoint(c.dir);
-  const stepThreads = c.kind === "decode" ? c.stepThreads : undefined;
-  const driver = await openModel(c.dir, card, { ep: c.ep, threads: c.threads, stepThreads });
+  const decoding = c.kind !== "prefill";
+  const stepThreads = decoding ? c.stepThreads : undefined;
+  const driver = await openModel(c.dir, card, { ep: c.ep, threads: c.threads, stepThreads, generate: c.kind === "generate" });
   try {
     const t = await timeCell(driver, card.vocab, c);
     // openModel gives the step session its own threads on onnxruntime-node only (onnxruntime-web has one pool).
     const split = stepThreads !== undefined && driver.stepSession.runtime === "onnxruntime-node";
-    const threads = split ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for the steps` : `${c.threads} intra-op thread(s)`;
+    const threads = split ? `${c.threads} intra-op thread(s) for the context's prefill, ${stepThreads} for ${c.kind === "generate" ? "generate.onnx" : "the steps"}` : `${c.threads} intra-op thread(s)`;
     // Decode steps on onnxruntime-node call its native session synchronously (runtime LoadOptions.syncRun).
-    const sync = c.kind === "decode" && driver.stepSession.syncRun ? "steps called synchronously (no setImmediate per step)" : "";
+    const sync = !decoding || !driver.stepSession.syncRun ? "" : c.kind === "decode" ? "steps called synchronously (no setImmediate per step)" : "generate.onnx called synchronously";
     const note = [threads, sync, t.note].filter(Boolean).join("; ");
     return { status: "ok", samples_ms: t.samplesMs, state_bytes: t.stateBytes, peak_rss_mb: peakRssMb(), note };
   } finally {

@@ -41,6 +41,29 @@ describe("bench --suite speed", () => {
     expect(torch.note).toContain("eager");
   });
 
+  it("times greedy decoding through generate.onnx where the checkpoint has it, on onnxruntime and PyTorch alike", () => {
+    const out = tmp();
+    const args = ["bench", "--suite", "speed", "--model", "mamba-induction-heads", "--task", "induction-heads", "--quick", "--seq-len", "64", "--batch", "1", "--contexts", "64", "--ep", "cpu", "--out", out];
+    const r = ssmbench([...args, "--generate-chunk", "8", "--run-id", "g"]);
+    expect(r.code, r.err).toBe(0);
+    const rows = rowsOf(out, "g");
+    for (const ep of ["cpu", TORCH_EP]) {
+      const greedy = rows.filter((x) => x.ep === ep && x.split === "generate");
+      expect(greedy.map((x) => x.metric).sort()).toEqual(["decode_ms_per_token", "decode_ms_per_token_p90", "peak_rss_mb", "state_bytes"]);
+      const main = greedy.find((x) => x.metric === "decode_ms_per_token")!;
+      expect(main.status).toBe("ok");
+      expect(main.value).toBeGreaterThan(0);
+      // --quick: at most 32 tokens, 8 per call, so 4 calls (samples)
+      expect(main.n).toBe(4);
+      expect(main.note).toContain("greedy calls of 8 tokens each, every one from the 64-token context");
+    }
+    expect(rows.find((x) => x.ep === "cpu" && x.split === "generate")!.note).toContain("generate.onnx called synchronously");
+    // --generate-chunk 0: no generate cells; a checkpoint without generate.onnx has none either
+    expect(ssmbench([...args, "--generate-chunk", "0", "--run-id", "n"]).code).toBe(0);
+    expect(rowsOf(out, "n").some((x) => x.split === "generate")).toBe(false);
+    expect(ssmbench(["bench", "--suite", "speed", "--model", "mamba-induction-heads", "--task", "induction-heads", "--generate-chunk", "-1"]).err).toContain("--generate-chunk -1");
+  });
+
   it("refuses a checkpoint without PyTorch weights before writing any row, and says how to add them or skip", () => {
     const out = tmp();
     const r = ssmbench(["bench", "--suite", "speed", "--model", "transformer-mqar", "--quick", "--ep", "cpu", "--out", out, "--run-id", "w"]);

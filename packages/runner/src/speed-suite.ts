@@ -1,5 +1,6 @@
-// `bench --suite speed`: prefill tokens/s against length and batch, decode latency per token against context, state
-// bytes and peak RSS, for each checkpoint on each execution provider and on PyTorch eager (the reference model.py
+// `bench --suite speed`: prefill tokens/s against length and batch, decode latency per token against context (one
+// step.onnx call per token, and greedy decoding through generate.onnx where the checkpoint has it), state bytes and
+// peak RSS, for each checkpoint on each execution provider and on PyTorch eager (the reference model.py
 // with the same weights), all in one run so every ratio is taken between rows measured side by side.
 // Each cell runs in its own process (speed-cell.ts, or ssmbench_trainer/speed.py for PyTorch): its peak RSS is its
 // own, and a crash or an out-of-memory kill costs one row, not the run.
@@ -12,7 +13,7 @@ import { EP_NAMES, getBackend } from "@ssmbench/runtime";
 import { verifyCheckpoint, type Checkpoint } from "./discover.ts";
 import { growingStates } from "./evaluate.ts";
 import { ResultFile, provenance, rowKey } from "./results.ts";
-import { MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
+import { GENERATE_CHUNK, MIN_STEPS, type CellResult, type CellSpec } from "./speed.ts";
 import { summarize, type TimingOptions } from "./timing.ts";
 
 /** The ep column of PyTorch eager rows (named once, in the report that reads them). */
@@ -52,7 +53,9 @@ export interface SpeedSuiteOptions {
    */
   redo?: readonly string[];
   /** With redo: only the rows (and cells) of this split are measured again, the others kept (e.g. decode after a change to the step timing). */
-  redoSplit?: "prefill" | "decode";
+  redoSplit?: SpeedSplit;
+  /** generate cells (checkpoints with generate.onnx): tokens per call (default GENERATE_CHUNK); 0: no generate cells */
+  generateChunk?: number;
   /** EPs timed by a runtime the caller supplies (the cli's Chromium, from packages/web), beside onnxruntime's own */
   runtimes?: SpeedRuntimeProvider[];
   log?: (line: string) => void;
@@ -72,6 +75,9 @@ export const speedDefaults = {
   decodeMinTimeMs: 4000,
   cellTimeoutMs: 300_000,
 };
+
+/** The speed suite's splits: prefill, decode (step.onnx per token), generate (generate.onnx, greedy). */
+export type SpeedSplit = CellSpec["kind"];
 
 /** Where the suite's cells run: the ep column of their rows, the runtime and version columns, and one cell's run. */
 export interface SpeedRuntime {
@@ -162,6 +168,7 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
   try {
     for (const ckpt of o.checkpoints) {
       const { card } = ckpt;
+      const chunk = o.generateChunk ?? GENERATE_CHUNK;
       const emitters = runtimes.map((rt) => {
         const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
         const redo = o.redo?.includes(card.id) ?? false;
@@ -171,7 +178,7 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
         const redone = (r: ResultRow) => redo && (o.redoSplit === undefined || r.split === o.redoSplit);
         const dropped = out.forget((r) => r.model === card.id && r.ep === rt.ep && r.task === "speed" && (redone(r) || r.checkpoint_sha256 !== base.checkpoint_sha256));
         if (dropped) log(`  ${card.id} ${rt.ep}: ${dropped} earlier row(s) dropped (${redo ? `--redo${o.redoSplit ? ` --redo-split ${o.redoSplit}` : ""}` : "measured on another checkpoint file"})`);
-        return (r: { split: "prefill" | "decode"; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
+        return (r: { split: SpeedSplit; seq_len: number; batch: number; metric: Metric; value: number | null; ci_low?: number | null; ci_high?: number | null; n: number; status: RowStatus; note: string }) => {
           const row: ResultRow = { ...base, timestamp: new Date().toISOString(), task: "speed", task_version: "-", ci_low: null, ci_high: null, ...r };
           out.append(row);
           written.push(row);
@@ -180,6 +187,8 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
       const cells: Omit<CellSpec, "dir" | "ep" | "threads" | "timing" | "steps" | "warmupSteps">[] = [
         ...o.lengths.flatMap((L) => o.batches.map((B) => ({ kind: "prefill" as const, seqLen: L, batch: B }))),
         ...o.contexts.map((C) => ({ kind: "decode" as const, seqLen: C, batch: 1 })),
+        // greedy decoding in one call per `chunk` tokens, from the same contexts (checkpoints with generate.onnx)
+        ...(card.generate && chunk > 0 ? o.contexts.map((C) => ({ kind: "generate" as const, seqLen: C, batch: 1, chunk })) : []),
       ];
       // Cell by cell, every runtime in turn: the rows a ratio divides are measured seconds apart, not minutes, so
       // this machine's drift moves them together.
@@ -187,6 +196,7 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
         for (const [i, rt] of runtimes.entries()) {
           const emit = emitters[i]!;
           const main: Metric = cell.kind === "prefill" ? "prefill_tokens_per_s" : "decode_ms_per_token";
+          const decoding = cell.kind !== "prefill";
           const k = { split: cell.kind, seq_len: cell.seqLen, batch: cell.batch };
           if (out.done(rowKey({ model: card.id, task: "speed", ep: rt.ep, metric: main, ...k }))) continue;
           const logitsBytes = cell.batch * (cell.kind === "prefill" ? cell.seqLen : 1) * card.vocab * 4;
@@ -199,9 +209,10 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
             emit({ ...k, metric: main, value: null, n: 0, status: "na", note: `not run: batch ${cell.batch} x ${cell.seqLen} = ${batchTokens} tokens, over this run's --max-batch-tokens ${o.maxBatchTokens}` });
             continue;
           }
-          const stepThreads = cell.kind === "decode" ? o.decodeThreads : undefined;
+          const stepThreads = decoding ? o.decodeThreads : undefined;
+          // generate cells restart every call from the context, so a growing cache needs no cap (decodeSteps)
           const steps = cell.kind === "decode" ? decodeSteps(card, cell.seqLen, o.steps) : o.steps;
-          const timing = cell.kind === "decode" && o.decodeMinTimeMs !== undefined ? { ...o.timing, minTimeMs: o.decodeMinTimeMs } : o.timing;
+          const timing = decoding && o.decodeMinTimeMs !== undefined ? { ...o.timing, minTimeMs: o.decodeMinTimeMs } : o.timing;
           const spec: CellSpec = { dir: ckpt.dir, ep: rt.ep, threads, ...(stepThreads !== undefined ? { stepThreads } : {}), timing, steps, warmupSteps: Math.min(o.warmupSteps, steps), ...cell };
           const started = performance.now();
           const r = await rt.run(spec, o.cellTimeoutMs);
@@ -212,7 +223,12 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
             continue;
           }
           const t = summarize(r.samples_ms);
-          const note = `${r.note}; ${cell.kind === "prefill" ? `median of ${t.n} prefills after warm-up, ${t.median.toFixed(1)} ms each` : `${t.n} steps after a ${cell.seqLen}-token context`}; load average ${loadavg()[0]!.toFixed(2)} (${availableParallelism()} cores)`;
+          const what = {
+            prefill: `median of ${t.n} prefills after warm-up, ${t.median.toFixed(1)} ms each`,
+            decode: `${t.n} steps after a ${cell.seqLen}-token context`,
+            generate: `${t.n} greedy calls of ${chunk} tokens each, every one from the ${cell.seqLen}-token context (ms per token: a call's time over ${chunk})`,
+          }[cell.kind];
+          const note = `${r.note}; ${what}; load average ${loadavg()[0]!.toFixed(2)} (${availableParallelism()} cores)`;
           if (cell.kind === "prefill") {
             const tokens = cell.batch * cell.seqLen * 1000;
             emit({ ...k, metric: main, value: tokens / t.median, ci_low: tokens / t.high, ci_high: tokens / t.low, n: t.n, status: "ok", note });
@@ -258,6 +274,7 @@ function runTorchCell(root: string, spec: CellSpec, timeoutMs: number): Promise<
   const args = ["-m", "ssmbench_trainer.speed", "--checkpoint", spec.dir, "--kind", spec.kind, "--seq-len", String(spec.seqLen), "--batch", String(spec.batch), "--threads", String(spec.threads), ...(spec.stepThreads !== undefined ? ["--step-threads", String(spec.stepThreads)] : [])];
   args.push("--warmup", String(t.warmup), "--min-samples", String(t.minSamples), "--min-time-ms", String(t.minTimeMs), "--max-time-ms", String(t.maxTimeMs), "--floor", String(t.floorSamples ?? 1));
   args.push("--steps", String(spec.steps), "--min-steps", String(Math.min(MIN_STEPS, spec.steps)), "--warmup-steps", String(spec.warmupSteps));
+  if (spec.chunk !== undefined) args.push("--chunk", String(spec.chunk));
   return runChild(process.execPath, [join(root, "scripts", "py.mjs"), ...args], join(root, "packages", "trainer"), timeoutMs);
 }
 

@@ -1,5 +1,6 @@
 // Speed of one checkpoint on one EP: prefill tokens/s at several lengths, decode latency per token through
-// step.onnx after a prefilled context, and the recurrent state's size in bytes.
+// step.onnx (one call per token) or generate.onnx (greedy, `chunk` tokens per call) after a prefilled context, and
+// the recurrent state's size in bytes.
 import type { RowStatus } from "@ssmbench/core";
 import type { RecurrentDriver, State } from "@ssmbench/runtime";
 import { Rng } from "@ssmbench/tasks";
@@ -10,7 +11,8 @@ import { measure, summarize, type Timing, type TimingOptions } from "./timing.ts
 export interface CellSpec {
   dir: string;
   ep: string;
-  kind: "prefill" | "decode";
+  /** generate: greedy decoding through generate.onnx, `chunk` tokens per call (the PyTorch cell: the same greedy loop) */
+  kind: "prefill" | "decode" | "generate";
   /** prefill length, or decode context */
   seqLen: number;
   batch: number;
@@ -20,7 +22,12 @@ export interface CellSpec {
   timing: TimingOptions;
   steps: number;
   warmupSteps: number;
+  /** generate cells: tokens per generate.onnx call (default GENERATE_CHUNK) */
+  chunk?: number;
 }
+
+/** Tokens per generate.onnx call in a generate cell, unless the run says otherwise. */
+export const GENERATE_CHUNK = 64;
 
 /** What a cell reports back (one JSON line from a cell process, or the value a browser page returns). */
 export interface CellResult {
@@ -44,7 +51,7 @@ export const MIN_STEPS = 32;
 export async function timeCell(
   driver: RecurrentDriver,
   vocab: number,
-  c: Pick<CellSpec, "kind" | "seqLen" | "batch" | "timing" | "steps" | "warmupSteps">,
+  c: Pick<CellSpec, "kind" | "seqLen" | "batch" | "timing" | "steps" | "warmupSteps" | "chunk">,
 ): Promise<{ samplesMs: number[]; stateBytes: number; note?: string }> {
   if (c.kind === "prefill") {
     const t = await prefillTiming(driver, vocab, c.seqLen, c.batch, c.timing);
@@ -59,7 +66,10 @@ export async function timeCell(
     driver.useState(driver.filledState(1, c.seqLen, normalFill(0)), 1);
     note = `the ${c.seqLen}-token prefill ran out of memory, so the context is a N(0,1) state of its shape`;
   }
-  const t = await stepTiming(driver, vocab, c.steps, c.warmupSteps, MIN_STEPS, c.timing.minTimeMs);
+  const t =
+    c.kind === "generate"
+      ? await generateTiming(driver, vocab, c.chunk ?? GENERATE_CHUNK, c.steps, c.warmupSteps, c.timing.minTimeMs)
+      : await stepTiming(driver, vocab, c.steps, c.warmupSteps, MIN_STEPS, c.timing.minTimeMs);
   return { samplesMs: t.samplesMs, stateBytes: stateBytes(driver.state!, 1), note };
 }
 
@@ -102,6 +112,32 @@ export async function stepTiming(driver: RecurrentDriver, vocab: number, steps: 
     samples.push(performance.now() - t0);
     if (samples.length >= minSteps && performance.now() - start >= minTimeMs) break;
   }
+  return summarize(samples);
+}
+
+/**
+ * Per-token latency of greedy decoding through generate.onnx after the driver's current state (the context): each
+ * call generates `chunk` tokens from that same state, so every sample (a call's time over `chunk`) measures the
+ * context the cell names, growing caches included. Untimed calls first (at least `warmup` tokens, one call at
+ * least), then calls until at least MIN_STEPS tokens and `minTimeMs`, at most `steps` tokens (one call at least).
+ */
+export async function generateTiming(driver: RecurrentDriver, vocab: number, chunk: number, steps: number, warmup: number, minTimeMs = 0): Promise<Timing> {
+  const context = driver.state!;
+  const batch = Object.values(context)[0]!.dims[0]!;
+  const first = BigInt64Array.from(randomIds(batch, vocab, 8));
+  const call = async () => {
+    driver.useState(context, batch);
+    return driver.generate(first, chunk);
+  };
+  for (let done = 0; done < Math.max(1, warmup); done += chunk) await call();
+  const samples: number[] = [];
+  const start = performance.now();
+  do {
+    driver.useState(context, batch);
+    const t0 = performance.now();
+    await driver.generate(first, chunk);
+    samples.push((performance.now() - t0) / chunk);
+  } while ((samples.length + 1) * chunk <= steps && (samples.length * chunk < MIN_STEPS || performance.now() - start < minTimeMs));
   return summarize(samples);
 }
 

@@ -20,7 +20,7 @@ export interface PageCell {
   spec: CellSpec;
   card: ModelCard;
   ep: BrowserEp;
-  /** URL of the folder with prefill.onnx and step.onnx */
+  /** URL of the folder with prefill.onnx and step.onnx (and generate.onnx for a generate cell) */
   model: string;
 }
 
@@ -49,7 +49,8 @@ async function runCell(c: PageCell): Promise<CellResult> {
     const backend = browserBackend(ort, c.ep);
     const prefill = await backend.load(new URL("prefill.onnx", c.model).href);
     const step = await backend.load(new URL("step.onnx", c.model).href);
-    const driver = new RecurrentDriver(prefill, step, c.card);
+    const generate = c.spec.kind === "generate" ? await backend.load(new URL("generate.onnx", c.model).href) : undefined;
+    const driver = new RecurrentDriver(prefill, step, c.card, {}, generate);
     try {
       const t = await timeCell(driver, c.card.vocab, c.spec);
       return { status: "ok", samples_ms: t.samplesMs, state_bytes: t.stateBytes, note: t.note ?? "" };
