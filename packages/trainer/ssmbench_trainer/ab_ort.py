@@ -1,6 +1,7 @@
 """Two exports of one checkpoint timed side by side on onnxruntime: the A/B behind a graph change in docs/speed.md.
 
     python -m ssmbench_trainer.ab_ort --a models/gla-induction-heads --b /tmp/gla-new --seq-len 16384
+    python -m ssmbench_trainer.ab_ort --a models/s5-induction-heads --b-level basic   # one export, two settings
 
 Both folders hold prefill.onnx and step.onnx of the same model (the card is read from --a). The two prefills of
 --seq-len tokens (--threads) are run alternately, A then B, --rounds times after a warm-up run each, so this
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .profile_ort import session
+from .profile_ort import LEVELS, session
 
 
 def _step_feeds(card: dict) -> dict:
@@ -32,18 +33,22 @@ def _step_feeds(card: dict) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", required=True, type=Path)
-    ap.add_argument("--b", required=True, type=Path)
+    ap.add_argument("--b", type=Path, help="the other export (default: --a itself, to compare --a-level and --b-level)")
+    ap.add_argument("--a-level", choices=list(LEVELS), default="all", help="onnxruntime graph optimisation level of A")
+    ap.add_argument("--b-level", choices=list(LEVELS), default="all", help="... of B")
     ap.add_argument("--seq-len", type=int, default=16384)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--step-threads", type=int, default=1)
     args = ap.parse_args(argv)
+    args.b = args.b or args.a
+    levels = {"a": args.a_level, "b": args.b_level}
     card = json.loads((args.a / "card.json").read_text())
     ids = np.random.default_rng(0).integers(0, card["vocab"], (1, args.seq_len), dtype=np.int64)
     dirs = {"a": args.a, "b": args.b}
 
-    prefill = {k: session(d / "prefill.onnx", args.threads, None) for k, d in dirs.items()}
+    prefill = {k: session(d / "prefill.onnx", args.threads, None, levels[k]) for k, d in dirs.items()}
     for s in prefill.values():
         s.run(None, {"input_ids": ids})
     pre_ms = {k: [] for k in dirs}
@@ -53,7 +58,7 @@ def main(argv=None):
             s.run(None, {"input_ids": ids})
             pre_ms[k].append((time.perf_counter() - t) * 1000)
 
-    step = {k: session(d / "step.onnx", args.step_threads, None) for k, d in dirs.items()}
+    step = {k: session(d / "step.onnx", args.step_threads, None, levels[k]) for k, d in dirs.items()}
     feeds = _step_feeds(card)
     for s in step.values():
         for _ in range(200):
@@ -68,7 +73,7 @@ def main(argv=None):
 
     med = lambda xs: float(np.median(xs))  # noqa: E731
     out = {
-        "checkpoint": card["id"], "a": str(args.a), "b": str(args.b), "onnxruntime": ort.__version__,
+        "checkpoint": card["id"], "a": str(args.a), "b": str(args.b), "onnxruntime": ort.__version__, "levels": levels,
         "prefill": {"seq_len": args.seq_len, "threads": args.threads, "rounds": args.rounds,
                     "a_ms": round(med(pre_ms["a"]), 1), "b_ms": round(med(pre_ms["b"]), 1),
                     "b_speedup": round(med(pre_ms["a"]) / med(pre_ms["b"]), 3)},

@@ -30,11 +30,16 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 
-def session(path: Path, threads: int, profile_dir: str | None) -> ort.InferenceSession:
-    """A CPU session at full graph optimisation; profiled into profile_dir unless it is None."""
+LEVELS = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+          "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+
+
+def session(path: Path, threads: int, profile_dir: str | None, level: str = "all") -> ort.InferenceSession:
+    """A CPU session at graph optimisation `level` (LEVELS; the harness's is "all"); profiled into profile_dir
+    unless it is None."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = LEVELS[level]
     if profile_dir is not None:
         so.enable_profiling = True
         so.profile_file_prefix = os.path.join(profile_dir, path.stem)

@@ -177,6 +177,17 @@ describe.skipIf(!chromiumPath)("the site in Debian's Chromium (playwright-core, 
     expect(got.tokens).toEqual(node.tokens);
   });
 
+  it("the text demo runs generate.onnx where the checkpoint has it, with the tokens of the Node driver's steps", async () => {
+    const id = "mamba-induction-heads";
+    const card = loadCards(path.join(root, "models")).find((c) => c.id === id)!;
+    const prompt = [...tasks["induction-heads"].generate(tasks["induction-heads"].parseParams(card.task.params), "test", 1, TEST_SEED)[0]!.input_ids.slice(0, 20)];
+    const got = await runTextDemo(page, server.url, { checkpoint: id, prompt, count: 40 });
+    expect(got.status).toMatch(/Generated 40 tokens on wasm: .* tokens\/s through generate\.onnx \(.*16 per call/);
+    const driver = await openModel(path.join(root, "models", id), card, { ep: "wasm", threads: 1 });
+    const node = await generateGreedy(driver, prompt, 40).finally(() => driver.release());
+    expect(got.tokens).toEqual(node.tokens);
+  });
+
   it("screenshots of the leaderboard, a model page and a finished run are small PNGs", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssmbench-shots-"));
     try {

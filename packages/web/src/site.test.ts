@@ -138,6 +138,21 @@ describe("the page's code on the Node driver (wasm, as in the page)", () => {
     }
   });
 
+  it("greedy generation through generate.onnx, chunk by chunk, gives the tokens of one step per token", async () => {
+    const ih = loadCards(path.join(root, "models")).find((c) => c.id === "mamba-induction-heads")!;
+    const ihDir = path.join(root, "models", ih.id);
+    const prompt = [...tasks["induction-heads"].generate(tasks["induction-heads"].parseParams(ih.task.params), "test", 1, TEST_SEED)[0]!.input_ids.slice(0, 24)];
+    const stepped = await openModel(ihDir, ih, { ep: "wasm", threads: 1 });
+    const byStep = await generateGreedy(stepped, prompt, 21).finally(() => stepped.release());
+    const looped = await openModel(ihDir, ih, { ep: "wasm", threads: 1, generate: true });
+    const seen: number[] = [];
+    const byLoop = await generateGreedy(looped, prompt, 21, ({ token }) => void seen.push(token), undefined, 8).finally(() => looped.release());
+    expect(byStep.via).toBe("step.onnx");
+    expect(byLoop.via).toBe("generate.onnx");
+    expect(byLoop.tokens).toEqual(byStep.tokens); // 1 from prefill, then calls of 8, 8 and 4
+    expect(seen).toEqual(byLoop.tokens);
+  });
+
   it("the golden check passes on a committed checkpoint", async () => {
     const driver = await openModel(dir, card, { ep: "wasm", threads: 1 });
     try {

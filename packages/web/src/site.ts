@@ -277,8 +277,9 @@ export async function buildSite({ root, outDir, minify = true, log = () => {} }:
   const checkpoints: SiteData["checkpoints"] = [];
   for (const card of cards) {
     const src = path.join(modelsDir, card.id);
-    // What the pages load: the two graphs, the card and the golden file (not training logs or weights).
-    const names = ["card.json", "golden.json", "prefill.onnx", "step.onnx"].filter((f) => fs.existsSync(path.join(src, f)));
+    // What the pages load: the graphs (generate.onnx where the checkpoint has it), the card and the golden file
+    // (not training logs or weights).
+    const names = ["card.json", "golden.json", "prefill.onnx", "step.onnx", "generate.onnx"].filter((f) => fs.existsSync(path.join(src, f)));
     if (!names.includes("prefill.onnx") || !names.includes("step.onnx")) continue;
     for (const f of new Set(names)) copy(path.join(src, f), path.join(outDir, "checkpoints", card.id, f));
     checkpoints.push({ card, dir: `checkpoints/${card.id}/` });
@@ -331,7 +332,7 @@ with onnxruntime in Node and in the browser.</p>
 <li>Model families: ${families.map((f) => `<a href="models/${slug(f)}.html">${escapeHtml(f)}</a>`).join(", ")}.</li>
 <li><a href="awesome.html">Awesome list</a>: the field, each entry with the status of its reproduction here.</li>
 <li><a href="run.html">Run in your browser</a>: evaluate a checkpoint on its task with onnxruntime-web and download the result rows.</li>
-<li><a href="generate.html">Text demo</a>: greedy generation token by token through <code>step.onnx</code>.</li>
+<li><a href="generate.html">Text demo</a>: greedy generation through <code>step.onnx</code> token by token, or <code>generate.onnx</code> many tokens per call.</li>
 </ul>
 <p>Results: <a href="data/leaderboard.csv">data/leaderboard.csv</a> (the merged rows the tables are made of).</p></article>`;
 }
@@ -363,7 +364,9 @@ takes the place of an older row of the same checkpoint, setting and execution pr
 function generateBody(): string {
   return `<article class="app"><h1>Text demo</h1>
 <p>Greedy generation through the recurrent contract: the prompt goes through <code>prefill.onnx</code> once, then
-every new token is one call of <code>step.onnx</code> with the state fed back. The committed checkpoints are task models
+every new token is one call of <code>step.onnx</code> with the state fed back, or, for checkpoints that have
+<code>generate.onnx</code> (the step graph inside an ONNX loop), 16 tokens per call with the state kept inside
+onnxruntime: the same tokens, fewer calls. The committed checkpoints are task models
 with token vocabularies (no tokenizer), so the prompt is token ids separated by spaces; a checkpoint of a byte-level
 language-model task reads and writes text (UTF-8 bytes). Language-model checkpoints come with the byte-LM task.</p>
 <form id="gen-form">

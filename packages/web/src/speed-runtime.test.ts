@@ -77,7 +77,7 @@ describe.skipIf(!chromiumPath)("the speed suite in Debian's Chromium (chromium-w
   it("times a 64-token prefill and decode after 64 tokens into well-formed, finite rows, as a Node cell's", async () => {
     const { file, rows } = await speedSuite({
       root, checkpoints: [ckpt], eps: ["chromium-wasm"], torch: false, lengths: [64], batches: [1], contexts: [64], maxLogitsBytes: 2 ** 31,
-      threads: 1, timing, steps: 8, warmupSteps: 2, cellTimeoutMs: 180_000, outDir: out, runId: "chromium", resume: false,
+      threads: 1, timing, steps: 8, warmupSteps: 2, generateChunk: 4, cellTimeoutMs: 180_000, outDir: out, runId: "chromium", resume: false,
       runtimes: [chromiumSpeedRuntimes({ executablePath: chromiumPath })], log: () => {},
     });
     expect(path.basename(file)).toBe("chromium.csv");
@@ -85,6 +85,8 @@ describe.skipIf(!chromiumPath)("the speed suite in Debian's Chromium (chromium-w
     expect(rows.map((r) => `${r.split} ${r.metric} ${r.status}`)).toEqual([
       "prefill prefill_tokens_per_s ok", "prefill state_bytes ok", "prefill peak_rss_mb ok",
       "decode decode_ms_per_token ok", "decode decode_ms_per_token_p90 ok", "decode state_bytes ok", "decode peak_rss_mb ok",
+      // the checkpoint has generate.onnx: greedy decoding in the page too
+      "generate decode_ms_per_token ok", "generate decode_ms_per_token_p90 ok", "generate state_bytes ok", "generate peak_rss_mb ok",
     ]);
     for (const r of rows) {
       expect(r).toMatchObject({ ep: "chromium-wasm", runtime: CHROMIUM_RUNTIME, model: "transformer-induction-heads", task: "speed", seq_len: 64, batch: 1 });
@@ -96,8 +98,10 @@ describe.skipIf(!chromiumPath)("the speed suite in Debian's Chromium (chromium-w
     expect(prefill.ci_low! <= prefill.value! && prefill.value! <= prefill.ci_high!).toBe(true);
     expect(prefill.note).toMatch(/^1 wasm thread\(s\) in Chromium \d+[.\d]* \(headless\); median of \d+ prefills/);
     // the KV cache: 2 layers x (key, value) x 2 heads x 32 floats = 1 KiB per token, after the 64 tokens of the
-    // prefill, and after the 64-token context, 2 warm-up and 8 timed steps
-    expect(rows.filter((r) => r.metric === "state_bytes").map((r) => r.value)).toEqual([64 * 1024, (64 + 2 + 8) * 1024]);
+    // prefill, after the 64-token context, 2 warm-up and 8 timed steps, and after the context and a 4-token greedy
+    // call (every call starts from the context)
+    expect(rows.filter((r) => r.metric === "state_bytes").map((r) => r.value)).toEqual([64 * 1024, (64 + 2 + 8) * 1024, (64 + 4) * 1024]);
+    expect(rows.find((r) => r.split === "generate")!.n).toBe(2); // 8 tokens at most, 4 per call
     expect(rows.find((r) => r.metric === "peak_rss_mb")!.note).toContain("renderer process");
   });
 

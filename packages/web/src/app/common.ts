@@ -57,7 +57,10 @@ export function openCheckpoint(ckpt: { card: ModelCard; dir: string }, ep: Brows
       const base = new URL(ckpt.dir, document.baseURI);
       const prefill = await backend.load(new URL("prefill.onnx", base).href);
       const step = await backend.load(new URL("step.onnx", base).href);
-      return new RecurrentDriver(prefill, step, ckpt.card);
+      // generate.onnx where the checkpoint has it: greedy decoding many tokens per call (lib/generate.ts)
+      const hasGenerate = ckpt.card.files.some((f) => f.path === "generate.onnx");
+      const generate = hasGenerate ? await backend.load(new URL("generate.onnx", base).href) : undefined;
+      return new RecurrentDriver(prefill, step, ckpt.card, {}, generate);
     })();
     driver.catch(() => open.delete(key));
     open.set(key, driver);

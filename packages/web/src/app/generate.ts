@@ -95,7 +95,7 @@ async function generate(ckpt: Awaited<ReturnType<typeof loadSiteData>>["checkpoi
     setStatus(
       "done",
       `Generated ${gen.tokens.length} tokens on ${ep}: prefill of ${prompt.length} tokens ${gen.prefillMs.toFixed(1)} ms, then ` +
-        `${Number.isFinite(gen.tokensPerS) ? `${grouped(gen.tokensPerS)} tokens/s` : "no step"} through step.onnx (${gen.decodeMs.toFixed(1)} ms for ${gen.tokens.length - 1} steps, the time of painting them excluded).`,
+        `${Number.isFinite(gen.tokensPerS) ? `${grouped(gen.tokensPerS)} tokens/s` : "no step"} through ${gen.via} (${gen.decodeMs.toFixed(1)} ms for ${gen.tokens.length - 1} tokens${gen.via === "generate.onnx" ? ", 16 per call" : ""}, the time of painting them excluded).`,
     );
   } catch (e) {
     setStatus("error", `Failed: ${errorText(e)}`);

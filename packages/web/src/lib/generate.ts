@@ -1,5 +1,7 @@
 // Greedy generation through the recurrent contract: prefill the prompt once, then one step.onnx call per new
-// token, feeding the argmax back. Browser-safe; the text demo and its Node test run this same function.
+// token, feeding the argmax back, or, where the driver has the checkpoint's generate.onnx, `chunk` tokens per call
+// (the same tokens, the state kept inside onnxruntime between them). Browser-safe; the text demo and its Node test
+// run this same function.
 import { UserError } from "@ssmbench/core";
 import type { RecurrentDriver } from "@ssmbench/runtime/driver";
 import { argmax } from "@ssmbench/runtime/browser";
@@ -14,15 +16,21 @@ export interface Generation {
   prompt: number[];
   tokens: number[];
   prefillMs: number;
-  /** ms spent in step() calls */
+  /** ms spent in step() or generate() calls */
   decodeMs: number;
   /** new tokens per second of decoding (steps only) */
   tokensPerS: number;
+  /** what produced the tokens after the first: one step.onnx call each, or generate.onnx `chunk` at a time */
+  via: "step.onnx" | "generate.onnx";
 }
+
+/** Tokens per generate.onnx call in generateGreedy: few enough that a page paints them as they come. */
+export const GENERATE_CHUNK = 16;
 
 /**
  * Generates `n` tokens greedily after `prompt`. The first new token comes from prefill's last logits; each
- * further one from step(previous token). `onToken` sees every token as it is produced.
+ * further one from step(previous token), or `chunk` at a time from generate() where the driver has generate.onnx.
+ * `onToken` sees every token as it is produced (a chunk's tokens as its call returns).
  */
 export async function generateGreedy(
   driver: RecurrentDriver,
@@ -30,6 +38,7 @@ export async function generateGreedy(
   n: number,
   onToken?: (t: GeneratedToken, index: number) => void | Promise<void>,
   now: () => number = () => performance.now(),
+  chunk = GENERATE_CHUNK,
 ): Promise<Generation> {
   if (prompt.length === 0) throw new UserError("the prompt is empty", "type at least one token");
   if (!Number.isInteger(n) || n < 1) throw new UserError(`the number of tokens to generate must be a positive integer, got ${n}`);
@@ -41,15 +50,20 @@ export async function generateGreedy(
   await onToken?.({ token: tokens[0]!, atMs: prefillMs }, 0);
   const input = new BigInt64Array(1);
   let decodeMs = 0;
-  for (let i = 1; i < n; i++) {
-    input[0] = BigInt(tokens[i - 1]!);
+  const via = driver.generateSession ? "generate.onnx" : "step.onnx";
+  while (tokens.length < n) {
+    input[0] = BigInt(tokens[tokens.length - 1]!);
     const s = now();
-    const logits = await driver.step(input);
+    const next = driver.generateSession
+      ? Array.from(await driver.generate(input, Math.min(chunk, n - tokens.length)), Number)
+      : [argmax(await driver.step(input), 0, V)];
     decodeMs += now() - s;
-    tokens.push(argmax(logits, 0, V));
-    await onToken?.({ token: tokens[i]!, atMs: now() - t0 }, i);
+    for (const token of next) {
+      tokens.push(token);
+      await onToken?.({ token, atMs: now() - t0 }, tokens.length - 1);
+    }
   }
-  return { prompt: [...prompt], tokens, prefillMs, decodeMs, tokensPerS: n > 1 && decodeMs > 0 ? ((n - 1) * 1000) / decodeMs : Number.NaN };
+  return { prompt: [...prompt], tokens, prefillMs, decodeMs, tokensPerS: n > 1 && decodeMs > 0 ? ((n - 1) * 1000) / decodeMs : Number.NaN, via };
 }
 
 /** A checkpoint whose task is a byte-level language model reads and writes UTF-8 bytes (vocabulary 256 or more). */
