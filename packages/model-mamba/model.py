@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssmbench_trainer import ortops
 from ssmbench_trainer.linattn import chunk_scan
 from ssmbench_trainer.lm import CausalLM, state
 
@@ -126,12 +127,16 @@ class MambaMixer(nn.Module):
         """u [B, d_model]; states [conv [B, d_inner, d_conv-1], ssm [B, d_inner, d_state]]."""
         conv_state, ssm_state = states
         x, z = self.in_proj(u).chunk(2, dim=-1)
-        window = torch.cat([conv_state, x.unsqueeze(-1)], dim=-1)          # [B, d_inner, d_conv]
-        x = F.silu((window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias)
+        if ortops.exporting(x):                                             # one CausalConvWithState node
+            x, conv_state = ortops.causal_conv_step(x, conv_state, self.conv1d.weight, self.conv1d.bias)
+        else:
+            window = torch.cat([conv_state, x.unsqueeze(-1)], dim=-1)      # [B, d_inner, d_conv]
+            x = F.silu((window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias)
+            conv_state = window[:, :, 1:]
         dt, B, C = self._project(x)
         ssm_state = torch.exp(self._log_decay(dt)) * ssm_state + (dt * x).unsqueeze(-1) * B.unsqueeze(1)
         y = (ssm_state * C.unsqueeze(1)).sum(-1) + self.D * x
-        return self.out_proj(y * F.silu(z)), [window[:, :, 1:], ssm_state]
+        return self.out_proj(y * F.silu(z)), [conv_state, ssm_state]
 
 
 class Model(CausalLM):

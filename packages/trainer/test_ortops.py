@@ -107,3 +107,38 @@ def test_plain_forms_where_the_op_is_not_used(tmp_path):
     model = _export(_Chunked("scalar", H), _inputs("scalar", 12, dtype=torch.float64), dims, tmp_path / "d.onnx")
     assert "LinearAttention" not in [n.op_type for n in model.graph.node]
     assert contrib_ops(tmp_path / "n.onnx", tmp_path / "d.onnx") == []
+
+
+class _ConvStep(torch.nn.Module):
+    """Mamba's short conv for one token, as its step writes it: the fused op while exporting, the plain form else."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(6, 6, 4, groups=6)
+
+    def forward(self, x, state):
+        if ortops.exporting(x):
+            return ortops.causal_conv_step(x, state, self.conv.weight, self.conv.bias)
+        window = torch.cat([state, x.unsqueeze(-1)], -1)
+        return torch.nn.functional.silu((window * self.conv.weight.squeeze(1)).sum(-1) + self.conv.bias), window[:, :, 1:]
+
+
+def test_causal_conv_step_is_one_fused_node(tmp_path):
+    """causal_conv_step's eager body is the step's plain conv; exported, it is one CausalConvWithState node (fused
+    SiLU) whose output and next state equal the plain form's, for a batch other than the traced one."""
+    torch.manual_seed(0)
+    m = _ConvStep().eval()
+    x, state = torch.randn(2, 6), torch.randn(2, 6, 3)
+    with torch.no_grad():
+        for a, b in zip(ortops.causal_conv_step(x, state, m.conv.weight, m.conv.bias), m(x, state)):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    model = _export(m, (x, state), ({0: batch}, {0: batch}), tmp_path / "c.onnx")
+    assert [n.op_type for n in model.graph.node].count("CausalConvWithState") == 1
+    assert contrib_ops(tmp_path / "c.onnx") == ["com.microsoft.CausalConvWithState"]
+    args = (torch.randn(5, 6), torch.randn(5, 6, 3))
+    out, nxt = _run(tmp_path / "c.onnx", args)
+    with torch.no_grad():
+        ref = m(*args)
+    np.testing.assert_allclose(out, ref[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(nxt, ref[1].numpy(), atol=0)

@@ -10,8 +10,10 @@ with such a node runs on onnxruntime only (node, web and the browser here): othe
   S [B, H, d_k, d_v]. One node replaces a decode step's outer product, decay and read-out, and a prefill's
   whole chunked form (onnxruntime's CPU kernel runs the recurrence itself).
 
-Not used yet: CausalConvWithState for Mamba's short conv in the decode step (6 nodes -> 1 per layer; 1.07x-1.17x
-faster steps in ab_ort's A/B, docs/speed.md).
+- `causal_conv_step(x, state, weight, bias)`: com.microsoft CausalConvWithState with a fused SiLU, for Mamba's
+  short depthwise conv in the decode step: window = [state, x], out = SiLU(sum(window * weight) + bias), the new
+  state the window's last k-1 positions. One node for the step's concat, product, sum, bias, SiLU and slice
+  (1.07x-1.17x faster Mamba-1 steps in ab_ort's A/B, docs/speed.md).
 
 Every graph that uses them is checked against PyTorch within the contract's 1e-4 at export (export.check_parity),
 and runs on onnxruntime-node and onnxruntime-web alike (both 1.30 builds have the kernel).
@@ -87,6 +89,32 @@ def _linear_attention_onnx(q, k, v, state, decay, heads: int):
     return MS.LinearAttention(*inputs, update_rule=rule, q_num_heads=heads, kv_num_heads=heads, scale=1.0, _outputs=2)
 
 
+# --- CausalConvWithState ---------------------------------------------------------------------------------------
+_declare("CausalConvWithState", [("input", False), ("weight", False), ("bias", True), ("past_state", True)],
+         ["output", "present_state"], {"activation": "string", "ndim": "int", "dilation": "int"})
+
+
+@torch.library.custom_op("ssmbench::causal_conv_step", mutates_args=())
+def causal_conv_step(x: torch.Tensor, state: torch.Tensor, weight: torch.Tensor,
+                     bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One token of a causal depthwise conv with a fused SiLU: x [B, C], state [B, C, k-1], weight [C, 1, k],
+    bias [C] -> (SiLU(conv) [B, C], the next state [B, C, k-1])."""
+    window = torch.cat([state, x.unsqueeze(-1)], dim=-1)
+    return torch.nn.functional.silu((window * weight.squeeze(1)).sum(-1) + bias), window[:, :, 1:].contiguous()
+
+
+@causal_conv_step.register_fake
+def _(x, state, weight, bias):
+    return x.new_empty(x.shape), state.new_empty(state.shape)
+
+
+def _causal_conv_step_onnx(x, state, weight, bias):
+    out, present = MS.CausalConvWithState(onnxscript.opset18.Unsqueeze(x, [2]), weight, bias, state,
+                                          activation="silu", _outputs=2)
+    return onnxscript.opset18.Squeeze(out, [2]), present
+
+
 TRANSLATIONS = {
     torch.ops.ssmbench.linear_attention.default: _linear_attention_onnx,
+    torch.ops.ssmbench.causal_conv_step.default: _causal_conv_step_onnx,
 }
