@@ -354,13 +354,14 @@ def test_second_stage_starts_from_the_first(runs, family):
 
 def test_export_writes_files_with_matching_hashes(exported):
     out, card = exported["out"], exported["card"]
-    assert [f["path"] for f in card["files"]] == ["prefill.onnx", "step.onnx", "weights.safetensors", "golden.json", "train-log.csv"]
+    assert [f["path"] for f in card["files"]] == ["prefill.onnx", "step.onnx", "weights.safetensors", "golden.json", "train-log.csv", "generate.onnx"]
+    assert card["generate"]["checked_tokens"] == 96  # greedy tokens of generate.onnx equal to stepping step.onnx
     for f in card["files"]:
         data = (out / f["path"]).read_bytes()
         assert f["sha256"] == hashlib.sha256(data).hexdigest()
         assert re.fullmatch(r"[0-9a-f]{64}", f["sha256"])
         assert f["bytes"] == len(data) > 0
-    assert sorted(p.name for p in out.iterdir()) == ["card.json", "golden.json", "prefill.onnx", "step.onnx", "train-log.csv", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "generate.onnx", "golden.json", "prefill.onnx", "step.onnx", "train-log.csv", "weights.safetensors"]
 
 
 def test_exported_weights_reload_the_reference_model(exported, trained):

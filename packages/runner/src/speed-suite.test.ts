@@ -118,6 +118,7 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
   const ckpt = loadCheckpoint(join(root, "models", "transformer-induction-heads"));
   const options = (out: string, eps: string[], runtimes: SpeedRuntimeProvider[]): SpeedSuiteOptions => ({
     ...speedDefaults, root, checkpoints: [ckpt], eps, torch: false, lengths: [64], batches: [1], contexts: [64], outDir: out, runId: "r", resume: false, runtimes, log: () => {},
+    generateChunk: 0, // the checkpoint has generate.onnx; these tests are about prefill and decode cells
   });
   /** A provider of "fake-wasm" whose cells return fixed samples; what it was asked is kept. */
   function fake(result: (spec: CellSpec) => CellResult) {
@@ -148,6 +149,16 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     expect(rows.filter((r) => r.metric === "peak_rss_mb").map((r) => [r.value, r.note])).toEqual([[300, "peak of the renderer"], [300, "peak of the renderer"]]);
     expect(rows.filter((r) => r.metric === "state_bytes").map((r) => r.value)).toEqual([1000, 1000]);
     expect(parseResultsCsv(readFileSync(join(out, "r.csv"), "utf8"), "r.csv")).toHaveLength(rows.length);
+  });
+
+  it("asks for generate cells, with their chunk, where the checkpoint has generate.onnx, and writes them as split generate", async () => {
+    const { provider, seen } = fake((spec) => ({ status: "ok", samples_ms: [0.5, 0.25, 0.75], state_bytes: 8, peak_rss_mb: 100, note: `cell of ${spec.kind}` }));
+    const { rows } = await speedSuite({ ...options(tmp(), ["fake-wasm"], [provider]), generateChunk: 16 });
+    expect(seen.specs.map((s) => [s.kind, s.seqLen, s.chunk])).toEqual([["prefill", 64, undefined], ["decode", 64, undefined], ["generate", 64, 16]]);
+    const greedy = rows.filter((r) => r.split === "generate");
+    expect(greedy.map((r) => r.metric)).toEqual(["decode_ms_per_token", "decode_ms_per_token_p90", "state_bytes", "peak_rss_mb"]);
+    expect(greedy[0]!.value).toBe(0.5);
+    expect(greedy[0]!.note).toMatch(/^cell of generate; 3 greedy calls of 16 tokens each, every one from the 64-token context/);
   });
 
   it("writes batched prefill cells over --max-batch-tokens as na rows saying so, without running them; batch 1 and decode still run", async () => {
@@ -225,7 +236,7 @@ describe("bench --suite speed with a runtime supplied by the caller (the cli's C
     expect(b.err).toContain("not among this run's checkpoints");
     const c = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo", "transformer-induction-heads", "--redo-split", "steps", "--ep", "cpu", "--no-torch"]);
     expect(c.code).toBe(2);
-    expect(c.err).toContain("--redo-split steps: must be prefill or decode");
+    expect(c.err).toContain("--redo-split steps: must be prefill, decode, generate");
     const d = ssmbench(["bench", "--suite", "speed", "--model", "transformer-induction-heads", "--task", "induction-heads", "--resume", "x", "--redo-split", "decode", "--ep", "cpu", "--no-torch"]);
     expect(d.code).toBe(2);
     expect(d.err).toContain("add --redo");
