@@ -178,8 +178,11 @@ describe("docs/speed.md", () => {
       row("new", "mamba-mqar", TORCH_EP, "generate", C, "decode_ms_per_token", 0.65, { note }),
       row("new", "transformer-mqar", "cpu", "generate", C, "decode_ms_per_token", 0.05 + C / 32768, { note }),
     ]);
-    const body = renderSpeedPage([...suite("new"), ...greedy], cards).body;
+    const page = renderSpeedPage([...suite("new"), ...greedy], cards);
+    const body = page.body;
     expect(body).toContain("## Greedy generation");
+    expect(body).toContain("![greedy decoding latency against context, log-log](speed/generate.svg)");
+    expect(page.charts.get("speed/generate.svg")).toContain(">mamba (PyTorch)<");
     expect(body).toContain("64 tokens per call");
     expect(lineOf(body, "| mamba-mqar | onnxruntime-node cpu | 0.050 (0.060) |")).toMatch(/\| 1\.00x \|$/);
     expect(lineOf(body, "| mamba-mqar | 2.00x | 2.00x | 2.00x |")).not.toBe(""); // 0.1 ms per step over 0.05 per greedy token

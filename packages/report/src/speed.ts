@@ -245,6 +245,8 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
       "",
       "## Greedy generation",
       "",
+      "![greedy decoding latency against context, log-log](speed/generate.svg)",
+      "",
       `ms per token of greedy decoding (argmax fed back), median (p90): onnxruntime runs \`generate.onnx\`, the checkpoint's step graph inside an ONNX Loop, ${chunk ? `${chunk} tokens` : "many tokens"} per call, so the state stays inside onnxruntime between tokens; PyTorch eager runs the same greedy loop in Python (step, argmax, feed back). ` +
         "Each call starts from the named context's state. Same tokens as the step graph one call per token (checked for every such checkpoint in the tests).",
       "",
@@ -329,6 +331,12 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
     xLabel: "context (tokens)", yLabel: "ms per token", formatX: fmtLen, formatY: axisNumber,
     series: chartEps.flatMap((ep) => series(ep, ep === TORCH_EP, (m) => contexts.map((C) => [C, decodeMs(c, m, ep, C) ?? 0]))),
   }));
+  if (genModels.length)
+    charts.set("speed/generate.svg", logLogChart({
+      title: `Greedy decoding latency, generate.onnx (${chartEps.map((e) => epLabel(e, rows)).join("; dashed: ")})`,
+      xLabel: "context (tokens)", yLabel: "ms per token", formatX: fmtLen, formatY: axisNumber,
+      series: chartEps.flatMap((ep) => series(ep, ep === TORCH_EP, (m) => genContexts.map((C) => [C, generateMs(c, m, ep, C) ?? 0]))),
+    }));
   charts.set("speed/state.svg", logLogChart({
     title: "Recurrent state per sequence", xLabel: "context (tokens)", yLabel: "bytes", formatX: fmtLen, formatY: axisBytes,
     series: series(memEp, false, (m) => contexts.map((C) => [C, ok(find(c, m, memEp, "decode", "state_bytes", C)) ?? 0])),
