@@ -66,12 +66,12 @@ def _run(path, args):
     return s.run(None, {i.name: a.numpy() for i, a in zip(s.get_inputs(), args)})
 
 
-@pytest.mark.parametrize("kind,hq", [("none", H), ("scalar", H), ("scalar", 1), ("vector", H)])
+@pytest.mark.parametrize("kind,hq", [("scalar", H), ("scalar", 1), ("vector", H)])
 def test_exported_prefill_is_one_fused_node(tmp_path, kind, hq):
-    """linattn.chunked exports as LinearAttention (q, k shared by the heads are expanded), and onnxruntime
+    """linattn.chunked with a decay exports as LinearAttention (q, k shared by the heads are expanded), and onnxruntime
     gives the chunked form's outputs and final state at other lengths than the traced one."""
     T = torch.export.Dim("T", min=2, max=4096)
-    dims = ({2: T}, {2: T}, {2: T}, None if kind == "none" else {2: T})
+    dims = ({2: T}, {2: T}, {2: T}, {2: T})
     model = _export(_Chunked(kind, hq), _inputs(kind, 12, hq), dims, tmp_path / "p.onnx")
     ops = [n.op_type for n in model.graph.node]
     assert "LinearAttention" in ops and "Scan" not in ops
@@ -97,12 +97,16 @@ def test_exported_step_is_one_fused_node(tmp_path, kind):
 
 
 def test_plain_forms_where_the_op_is_not_used(tmp_path):
-    """float64 graphs (the op has no float64 kernel) keep the chunked form."""
+    """No decay (linear attention, Based keep their published cumulative-sum graphs) and float64 graphs (the op has no
+    float64 kernel) keep the chunked form."""
     T = torch.export.Dim("T", min=2, max=4096)
+    dims = ({2: T}, {2: T}, {2: T}, None)
+    model = _export(_Chunked("none", H), _inputs("none", 12), dims, tmp_path / "n.onnx")
+    assert "LinearAttention" not in [n.op_type for n in model.graph.node]
     dims = ({2: T}, {2: T}, {2: T}, {2: T})
     model = _export(_Chunked("scalar", H), _inputs("scalar", 12, dtype=torch.float64), dims, tmp_path / "d.onnx")
     assert "LinearAttention" not in [n.op_type for n in model.graph.node]
-    assert contrib_ops(tmp_path / "d.onnx") == []
+    assert contrib_ops(tmp_path / "n.onnx", tmp_path / "d.onnx") == []
 
 
 class _ConvStep(torch.nn.Module):

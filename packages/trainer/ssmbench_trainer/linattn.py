@@ -75,9 +75,9 @@ def chunked(q, k, v, log_decay=None, *, chunk: int = 32, levels: int = 16):
     -> (o [B, H, T, d_v], S_T [B, H, d_k, d_v]) from the zero state.
 
     levels: the fixed scan depth used under export (at most chunk * 2^levels tokens)."""
-    if ortops.exporting(v):
-        # With or without a decay (without one: linear attention and Based, 1.02-1.10x on Based's 16K prefill in
-        # ab_ort; docs/speed.md). Checkpoints exported before keep their published chunked graphs.
+    if log_decay is not None and ortops.exporting(v):
+        # With a decay only: without one, the op made linear attention's 16K prefill slower (0.83x in ab_ort) and
+        # Based's 1.01-1.03x faster (docs/speed.md), so those keep the chunked cumulative-sum form.
         return fused(v.new_zeros(v.shape[0], v.shape[1], q.shape[-1], v.shape[-1]), q, k, v, log_decay)
     B, H, T, dv = v.shape
     dk = q.shape[-1]
