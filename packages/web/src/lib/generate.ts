@@ -18,7 +18,7 @@ export interface Generation {
   prefillMs: number;
   /** ms spent in step() or generate() calls */
   decodeMs: number;
-  /** new tokens per second of decoding (steps only) */
+  /** new tokens per second of decoding (the tokens after the first, over decodeMs) */
   tokensPerS: number;
   /** what produced the tokens after the first: one step.onnx call each, or generate.onnx `chunk` at a time */
   via: "step.onnx" | "generate.onnx";
