@@ -44,9 +44,11 @@ const prefillMs = (c: Ctx, model: string, ep: string, L: number, batch = 1) => {
   const v = ok(find(c, model, ep, "prefill", "prefill_tokens_per_s", L, batch));
   return v === undefined ? undefined : (batch * L * 1000) / v;
 };
-const decodeMs = (c: Ctx, model: string, ep: string, C: number) => ok(find(c, model, ep, "decode", "decode_ms_per_token", C));
-/** ms per token of greedy decoding through generate.onnx (PyTorch: its greedy loop) after a context of C tokens. */
-const generateMs = (c: Ctx, model: string, ep: string, C: number) => ok(find(c, model, ep, "generate", "decode_ms_per_token", C));
+/** ms per token after a context of C tokens: one step.onnx call per token (decode), or greedy decoding through generate.onnx (generate; PyTorch: its greedy loop). */
+type Decoding = "decode" | "generate";
+const latencyMs = (c: Ctx, split: Decoding, model: string, ep: string, C: number) => ok(find(c, model, ep, split, "decode_ms_per_token", C));
+const decodeMs = (c: Ctx, model: string, ep: string, C: number) => latencyMs(c, "decode", model, ep, C);
+const generateMs = (c: Ctx, model: string, ep: string, C: number) => latencyMs(c, "generate", model, ep, C);
 const familyOf = (c: Ctx, model: string) => c.cards.find((k) => k.id === model)?.family ?? model;
 const attentionOf = (c: Ctx) => c.models.find((m) => familyOf(c, m) === ATTENTION_FAMILY);
 /** O(1) state: no state tensor grows with the context (no past_seq axis in the card). */
@@ -216,21 +218,7 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
   out.push("", "## Decode", "", "![decode latency against context, log-log](speed/decode.svg)", "");
   const growth = contexts.length > 1; // latency at the longest context over the shortest: nothing to say with one
   out.push(`ms per token through the step graph after a context of the given length, median (p90).${growth ? ` Last column: latency at ${grouped(contexts[contexts.length - 1]!)} over latency at ${grouped(contexts[0]!)}.` : ""}`, "");
-  const decodeRows = models.flatMap((m) =>
-    eps.map((ep) => {
-      const cells = contexts.map((C) => {
-        const r = find(c, m, ep, "decode", "decode_ms_per_token", C);
-        const v = ok(r);
-        const p90 = ok(find(c, m, ep, "decode", "decode_ms_per_token_p90", C));
-        return v === undefined ? statusText(r) : `${ms(v)}${p90 === undefined ? "" : ` (${ms(p90)})`}`;
-      });
-      const a = decodeMs(c, m, ep, contexts[0]!);
-      const b = decodeMs(c, m, ep, contexts[contexts.length - 1]!);
-      return [m, epLabel(ep, rows), ...cells, ...(growth ? [a && b ? x(b / a) : "—"] : [])];
-    }),
-  );
-  const growthColumn = growth ? ["growth"] : [];
-  out.push(table(["model", "runtime", ...contexts.map((C) => `@${grouped(C)}`), ...growthColumn], decodeRows, ["l", "l", ...contexts.map(() => "r" as const), ...(growth ? (["r"] as const) : [])]));
+  out.push(latencyTable(c, "decode", models, contexts));
   const synthetic = rows.filter((r) => r.metric === "decode_ms_per_token" && r.note.includes("N(0,1) state"));
   if (synthetic.length)
     out.push("", `Where the prefill that builds a context ran out of memory (${synthetic.map((r) => `${r.model} ${r.ep} @${grouped(r.seq_len)}`).join(", ")}), the step was timed from a state of the same shapes filled with N(0, 1) values: step time depends on the shapes, not the values.`);
@@ -251,15 +239,7 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
         "Each call starts from the named context's state. Same tokens as the step graph one call per token (checked for every such checkpoint in the tests).",
       "",
     );
-    const body = genModels.flatMap((m) =>
-      eps.map((ep) => [m, epLabel(ep, rows), ...genContexts.map((C) => {
-        const r = find(c, m, ep, "generate", "decode_ms_per_token", C);
-        const v = ok(r);
-        const p90 = ok(find(c, m, ep, "generate", "decode_ms_per_token_p90", C));
-        return v === undefined ? statusText(r) : `${ms(v)}${p90 === undefined ? "" : ` (${ms(p90)})`}`;
-      }), ...(genContexts.length > 1 ? [ratio(generateMs(c, m, ep, genContexts[genContexts.length - 1]!), generateMs(c, m, ep, genContexts[0]!))] : [])]),
-    );
-    out.push(table(["model", "runtime", ...genContexts.map((C) => `@${grouped(C)}`), ...(genContexts.length > 1 ? ["growth"] : [])], body, ["l", "l", ...genContexts.map(() => "r" as const), ...(genContexts.length > 1 ? (["r"] as const) : [])]));
+    out.push(latencyTable(c, "generate", genModels, genContexts));
     if (ortCpu)
       out.push("", `Greedy generation against one step.onnx call per token on ${ortCpu} (the decode table's rows; above 1x: generate.onnx is faster):`, "", table(
         ["model", ...genContexts.map((C) => `@${grouped(C)}`)],
@@ -351,6 +331,28 @@ function renderRun(run: string, allRows: readonly ResultRow[], cards: readonly M
 
 const ratio = (num: number | undefined, den: number | undefined) => (num === undefined || den === undefined ? "—" : x(num / den));
 
+/**
+ * ms per token of one split at each context, median (p90), per model and runtime; with more than one context, a last
+ * column of the latency at the longest context over that at the shortest.
+ */
+function latencyTable(c: Ctx, split: Decoding, models: string[], contexts: number[]): string {
+  const growth = contexts.length > 1;
+  const body = models.flatMap((m) =>
+    c.eps.map((ep) => [
+      m,
+      epLabel(ep, c.rows),
+      ...contexts.map((C) => {
+        const r = find(c, m, ep, split, "decode_ms_per_token", C);
+        const v = ok(r);
+        const p90 = ok(find(c, m, ep, split, "decode_ms_per_token_p90", C));
+        return v === undefined ? statusText(r) : `${ms(v)}${p90 === undefined ? "" : ` (${ms(p90)})`}`;
+      }),
+      ...(growth ? [ratio(latencyMs(c, split, m, ep, contexts[contexts.length - 1]!), latencyMs(c, split, m, ep, contexts[0]!))] : []),
+    ]),
+  );
+  return table(["model", "runtime", ...contexts.map((C) => `@${grouped(C)}`), ...(growth ? ["growth"] : [])], body, ["l", "l", ...contexts.map(() => "r" as const), ...(growth ? (["r"] as const) : [])]);
+}
+
 function vsAttention(attention: number | undefined, model: number | undefined, attentionRow: ResultRow | undefined): string {
   if (model !== undefined && attention === undefined && attentionRow && attentionRow.status !== "ok") return `attention ${attentionRow.status.toUpperCase()}`;
   return ratio(attention, model);
@@ -364,14 +366,17 @@ function renderTargets(c: Ctx, lengths: number[], contexts: number[], ortCpu: st
   const verdict = (met: boolean | undefined, missedBy: string) => (met === undefined ? "not measured" : met ? "met" : `missed ${missedBy}`);
   const ssms = c.models.filter((m) => familyOf(c, m) !== ATTENTION_FAMILY);
   if (ortCpu && hasTorch) {
+    // PyTorch's ms/token over onnxruntime's at each context, for one split: the slowest of them is the verdict's.
+    const speedups = (split: Decoding, m: string) =>
+      contexts.map((C) => { const a = latencyMs(c, split, m, TORCH_EP, C); const b = latencyMs(c, split, m, ortCpu, C); return a && b ? a / b : undefined; }).filter((v): v is number => v !== undefined);
     for (const m of c.models) {
-      const ratios = contexts.map((C) => { const a = decodeMs(c, m, TORCH_EP, C); const b = decodeMs(c, m, ortCpu, C); return a && b ? a / b : undefined; }).filter((v): v is number => v !== undefined);
+      const ratios = speedups("decode", m);
       const worst = ratios.length ? Math.min(...ratios) : undefined;
       body.push([`decode >= 5x faster than PyTorch eager`, m, worst === undefined ? "—" : `${x(worst)} (slowest of ${ratios.length} contexts)`, verdict(worst === undefined ? undefined : worst >= 5, `by ${x(worst === undefined ? 0 : 5 / worst)}`)]);
     }
     // The same target for greedy decoding, where the run has generate rows: generate.onnx against PyTorch's greedy loop.
     for (const m of c.models) {
-      const ratios = contexts.map((C) => { const a = generateMs(c, m, TORCH_EP, C); const b = generateMs(c, m, ortCpu, C); return a && b ? a / b : undefined; }).filter((v): v is number => v !== undefined);
+      const ratios = speedups("generate", m);
       if (!ratios.length) continue;
       const worst = Math.min(...ratios);
       body.push([`greedy decode (generate.onnx) >= 5x faster than PyTorch eager's greedy loop`, m, `${x(worst)} (slowest of ${ratios.length} contexts)`, verdict(worst >= 5, `by ${x(5 / worst)}`)]);
