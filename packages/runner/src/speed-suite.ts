@@ -166,9 +166,9 @@ async function runSuite(o: SpeedSuiteOptions, runtimes: SpeedRuntime[], log: (s:
   const prov = provenance(o.root, o.runId);
   const written: ResultRow[] = [];
   try {
+    const chunk = o.generateChunk ?? GENERATE_CHUNK;
     for (const ckpt of o.checkpoints) {
       const { card } = ckpt;
-      const chunk = o.generateChunk ?? GENERATE_CHUNK;
       const emitters = runtimes.map((rt) => {
         const base = { ...prov, runtime: rt.runtime, runtime_version: rt.version, ep: rt.ep, model: card.id, checkpoint_sha256: card.files.find((f) => f.path === (rt.ep === TORCH_EP ? WEIGHTS : "prefill.onnx"))?.sha256 ?? "" };
         const redo = o.redo?.includes(card.id) ?? false;
