@@ -10,6 +10,7 @@ import onnx
 import pytest
 
 from ssmbench_trainer import generate
+from ssmbench_trainer.export import ort_session
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -37,7 +38,7 @@ def test_write_checks_tokens_and_records_the_file(checkpoint):
 def test_two_calls_continue_each_other(checkpoint):
     generate.write(checkpoint)
     card = json.loads((checkpoint / "card.json").read_text())
-    gen = generate._session(checkpoint / generate.FILE)
+    gen = ort_session(checkpoint / generate.FILE)
     state = [np.zeros([2 if d == "batch" else 0 if d == "past_seq" else d for d in s["shape"]], np.float32) for s in card["states"]]
     first = np.array([[1], [3]], np.int64)
     run = lambda n, ids, st: gen.run(None, {"max_new_tokens": np.array(n, np.int64), "input_ids": ids,

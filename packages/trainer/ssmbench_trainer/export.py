@@ -37,7 +37,6 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from . import generate
 from . import numerics
 from . import ortops
 from .common import REPO, build_model, count_params, load_family, load_split
@@ -341,6 +340,8 @@ def main(argv=None):
     }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     # Greedy decoding in one call (step.onnx in an ONNX Loop), checked token for token against step.onnx.
+    from . import generate  # here: generate builds on this module's sessions and hashes
+
     generated = generate.write(out, args.tolerance)
     print(f"wrote {out}: {', '.join(f['path'] for f in files)}, {generate.FILE} ({generated['tokens']} greedy tokens as "
           "step.onnx gives them), card.json", flush=True)

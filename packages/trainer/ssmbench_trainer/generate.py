@@ -36,6 +36,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from . import ortops  # noqa: F401  (declares onnxruntime's contrib ops to onnx's registry, for the checker)
+from .export import ort_session, sha256, state_diff
 
 FILE = "generate.onnx"
 PREFIX = "step/"
@@ -107,12 +108,6 @@ def build(step: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
 def greedy_by_steps(step: ort.InferenceSession, ids: np.ndarray, state: list[np.ndarray], n: int):
     """Greedy decoding through step.onnx one call per token: (tokens [batch, n], state) as generate.onnx defines them."""
     tokens = []
@@ -132,16 +127,15 @@ def check(dir: Path, n: int = 48, batch: int = 2, prompt: int = 24, seed: int = 
     card = json.loads((dir / "card.json").read_text())
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, card["vocab"], (batch, prompt), dtype=np.int64)
-    pre = _session(dir / "prefill.onnx").run(None, {"input_ids": ids})
+    pre = ort_session(dir / "prefill.onnx").run(None, {"input_ids": ids})
     first = pre[0][:, -1].argmax(-1).reshape(-1, 1).astype(np.int64)
-    want_tokens, want_state = greedy_by_steps(_session(dir / "step.onnx"), first, pre[1:], n)
-    gen = _session(dir / FILE)
+    want_tokens, want_state = greedy_by_steps(ort_session(dir / "step.onnx"), first, pre[1:], n)
+    gen = ort_session(dir / FILE)
     names = [i.name for i in gen.get_inputs()]
     got = gen.run(None, {"max_new_tokens": np.array(n, np.int64), "input_ids": first, **dict(zip(names[2:], pre[1:]))})
     mismatched = int((got[0] != want_tokens).sum())
-    from .export import state_diff as diff  # late: export imports this module
-    state_diff = max((diff(a, b) for a, b in zip(got[1:], want_state) if a.size), default=0.0)
-    return {"tokens": n * batch, "mismatched": mismatched, "state_diff": state_diff}
+    worst = max((state_diff(a, b) for a, b in zip(got[1:], want_state) if a.size), default=0.0)
+    return {"tokens": n * batch, "mismatched": mismatched, "state_diff": worst}
 
 
 def write(dir: Path, tolerance: float = 1e-4) -> dict:
@@ -155,7 +149,6 @@ def write(dir: Path, tolerance: float = 1e-4) -> dict:
     if result["mismatched"] or result["state_diff"] > tolerance:
         out.unlink()
         raise SystemExit(f"{out}: greedy tokens differ from stepping step.onnx ({result}); not written")
-    from .export import sha256  # late: export imports this module
     card_path = dir / "card.json"
     card = json.loads(card_path.read_text())
     entry = {"path": FILE, "sha256": sha256(out), "bytes": out.stat().st_size}
