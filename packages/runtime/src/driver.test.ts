@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { getBackend } from "./backends.ts";
 import { NonFiniteError, RecurrentDriver, assertFinite, type DriverOptions } from "./driver.ts";
 import { fixtureDir, golden, goldenIds, maxAbsDiff } from "./fixture.ts";
+import { argmax } from "./golden.ts";
 import { openModel } from "./model.ts";
 import type { Session, Tensor } from "./types.ts";
 
@@ -80,11 +81,6 @@ describe.each(cases)("RecurrentDriver on %s", (_label, ep, opts) => {
 
   it("generate gives the argmax tokens of stepping and continues where it stopped", async () => {
     const driver = await opened;
-    const argmaxOf = (logits: Float32Array, b: number) => {
-      let best = 0;
-      for (let v = 1; v < vocab; v++) if (logits[b * vocab + v]! > logits[b * vocab + best]!) best = v;
-      return BigInt(best);
-    };
     const first = BigInt64Array.of(3n, 5n);
     const n = 6;
     await driver.prefill(goldenIds(), batch, seq);
@@ -96,7 +92,7 @@ describe.each(cases)("RecurrentDriver on %s", (_label, ep, opts) => {
     let input = first;
     for (let i = 0; i < n; i++) {
       const logits = await driver.step(input);
-      input = BigInt64Array.from({ length: batch }, (_, b) => argmaxOf(logits, b));
+      input = BigInt64Array.from({ length: batch }, (_, b) => BigInt(argmax(logits, b * vocab, vocab)));
       input.forEach((t, b) => stepped[b]!.push(t));
     }
     expect([...whole]).toEqual([...stepped[0]!, ...stepped[1]!]);
