@@ -11,6 +11,7 @@ import { LEADERBOARD_CSV, generateDocs, loadAwesome, loadCards, type AwesomeData
 import { TEST_SEED, discoverFamilies, gitSha } from "@ssmbench/runner";
 import { ORT_FILES, nodeBuiltinsAbsent, ortDist } from "./bundle.ts";
 import { blockDiagram } from "./diagram.ts";
+import { GENERATE_CHUNK } from "./lib/generate.ts";
 
 export { ORT_FILES, ortDist };
 
@@ -365,7 +366,7 @@ function generateBody(): string {
   return `<article class="app"><h1>Text demo</h1>
 <p>Greedy generation through the recurrent contract: the prompt goes through <code>prefill.onnx</code> once, then
 every new token is one call of <code>step.onnx</code> with the state fed back, or, for checkpoints that have
-<code>generate.onnx</code> (the step graph inside an ONNX loop), 16 tokens per call with the state kept inside
+<code>generate.onnx</code> (the step graph inside an ONNX loop), ${GENERATE_CHUNK} tokens per call with the state kept inside
 onnxruntime: the same tokens, fewer calls. The committed checkpoints are task models
 with token vocabularies (no tokenizer), so the prompt is token ids separated by spaces; a checkpoint of a byte-level
 language-model task reads and writes text (UTF-8 bytes). Language-model checkpoints come with the byte-LM task.</p>

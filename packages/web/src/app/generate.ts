@@ -1,7 +1,7 @@
 // The text demo: greedy generation through step.onnx, token by token, with tokens/s. Token ids for the task
 // checkpoints (no tokenizer); text through UTF-8 bytes for checkpoints of a byte-level LM task.
 import { tasks, type TaskDef } from "@ssmbench/tasks";
-import { decodeBytes, encodeBytes, generateGreedy, isByteLm, parseTokenIds } from "../lib/generate.ts";
+import { GENERATE_CHUNK, decodeBytes, encodeBytes, generateGreedy, isByteLm, parseTokenIds } from "../lib/generate.ts";
 import { $, configureOrt, errorText, grouped, loadSiteData, offerWebgpu, openCheckpoint, paint } from "./common.ts";
 
 const form = $<HTMLFormElement>("gen-form");
@@ -95,7 +95,7 @@ async function generate(ckpt: Awaited<ReturnType<typeof loadSiteData>>["checkpoi
     setStatus(
       "done",
       `Generated ${gen.tokens.length} tokens on ${ep}: prefill of ${prompt.length} tokens ${gen.prefillMs.toFixed(1)} ms, then ` +
-        `${Number.isFinite(gen.tokensPerS) ? `${grouped(gen.tokensPerS)} tokens/s` : "no step"} through ${gen.via} (${gen.decodeMs.toFixed(1)} ms for ${gen.tokens.length - 1} tokens${gen.via === "generate.onnx" ? ", 16 per call" : ""}, the time of painting them excluded).`,
+        `${Number.isFinite(gen.tokensPerS) ? `${grouped(gen.tokensPerS)} tokens/s` : "no step"} through ${gen.via} (${gen.decodeMs.toFixed(1)} ms for ${gen.tokens.length - 1} tokens${gen.via === "generate.onnx" ? `, ${GENERATE_CHUNK} per call` : ""}, the time of painting them excluded).`,
     );
   } catch (e) {
     setStatus("error", `Failed: ${errorText(e)}`);
